@@ -1,0 +1,1 @@
+//! The JSON envelope (wire format v1).

@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod envelope;
+pub mod pattern;
+pub mod topic;
+
+pub use topic::{Direction, Platform, RoomId, Space, Topic, TopicError, UserId};

@@ -1,0 +1,1 @@
+//! Patterns for PSUBSCRIBE: builder, Redis-exact glob matcher, linter.

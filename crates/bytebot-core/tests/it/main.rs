@@ -1,0 +1,1 @@
+//! Integration tests for bytebot-core against real, private `redis-server` processes.

@@ -1,0 +1,5 @@
+//! router-tools: not built yet (see its issue); the workspace reserves the name.
+
+fn main() -> anyhow::Result<()> {
+    anyhow::bail!("router-tools is not implemented yet")
+}

@@ -1,0 +1,40 @@
+//! Test harness shared by Bytebot's tests: private `redis-server` processes.
+//!
+//! Every test that needs Redis starts its own server on a free port with persistence
+//! off, so tests run in parallel, never touch a Redis that happens to run on 6379, and
+//! can stop and restart "their" Redis to inject outages.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let redis = bytebot_test_support::RedisServer::start().await;
+//! let url = redis.url(); // redis://127.0.0.1:<port>
+//! redis.stop().await; // outage begins
+//! redis.restart().await; // same port, empty server
+//! # }
+//! ```
+//!
+//! When a test panics while a server is alive, the server's log is printed to stderr
+//! (it lands in the failing test's captured output), so a failure in CI shows what
+//! Redis saw.
+
+mod redis_server;
+
+pub use redis_server::{RedisServer, RedisServerBuilder};
+
+/// Polls `condition` every 10 ms until it returns true or `timeout` passes.
+///
+/// Returns whether the condition became true. Tests assert on the result, so a
+/// condition that never holds fails the test with the caller's message instead of
+/// hanging forever.
+pub async fn wait_until(timeout: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

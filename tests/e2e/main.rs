@@ -1,0 +1,1 @@
+//! End-to-end tests: the built binaries against private Redis servers.
