@@ -17,8 +17,10 @@
 //! (it lands in the failing test's captured output), so a failure in CI shows what
 //! Redis saw.
 
+mod proxy;
 mod redis_server;
 
+pub use proxy::TcpProxy;
 pub use redis_server::{RedisServer, RedisServerBuilder};
 
 /// Polls `condition` every 10 ms until it returns true or `timeout` passes.
