@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! topic     = direction "." platform "." space "." room "." user
-//! direction = "inbound" | "outbound"
+//! direction = "inbound" | "outbound" | "receipt"
 //! platform  = [a-z0-9] [a-z0-9_-]*
 //! space     = "@me" | segment        ; "@me": a direct message, which has no guild/server
 //! room      = segment
@@ -36,17 +36,21 @@ pub enum Direction {
     Inbound,
     /// From a subscriber to a gateway: something to say.
     Outbound,
+    /// From a gateway to subscribers: whether an outbound message was delivered
+    /// (the platform's message ids, or its error), correlated by `in_reply_to`.
+    Receipt,
 }
 
 impl Direction {
     /// Every direction, in grammar order.
-    pub const ALL: [Direction; 2] = [Direction::Inbound, Direction::Outbound];
+    pub const ALL: [Direction; 3] = [Direction::Inbound, Direction::Outbound, Direction::Receipt];
 
     /// The topic segment for this direction.
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Inbound => "inbound",
             Direction::Outbound => "outbound",
+            Direction::Receipt => "receipt",
         }
     }
 }
@@ -72,7 +76,7 @@ impl FromStr for Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Segment {
-    /// `inbound` / `outbound`.
+    /// `inbound` / `outbound` / `receipt`.
     Direction,
     /// `discord`, `console`, ...
     Platform,
@@ -119,8 +123,8 @@ pub enum TopicError {
         /// How many segments the input had.
         found: usize,
     },
-    /// The first segment is neither `inbound` nor `outbound`.
-    #[error("unknown direction `{found}` (expected `inbound` or `outbound`)")]
+    /// The first segment is not `inbound`, `outbound` or `receipt`.
+    #[error("unknown direction `{found}` (expected `inbound`, `outbound` or `receipt`)")]
     UnknownDirection {
         /// The direction segment, shortened to 64 characters.
         found: String,
@@ -428,6 +432,15 @@ impl Topic {
         }
     }
 
+    /// The topic with the same address in another direction (e.g. the `receipt`
+    /// topic for an `outbound` one).
+    pub fn with_direction(&self, direction: Direction) -> Topic {
+        Topic {
+            direction,
+            ..self.clone()
+        }
+    }
+
     /// The topic that answers this one: the same address, direction `outbound`.
     ///
     /// Subscribers publish replies here; the gateway of `platform` delivers them to
@@ -532,7 +545,7 @@ impl schemars::JsonSchema for Topic {
         schemars::json_schema!({
             "type": "string",
             "description": "A topic: `direction.platform.space.room.user`, each segment percent-encoded (`.`, `*`, `?`, `[`, `]`, `\\`, `%`, whitespace, control characters and a leading `@` become %XX). `@me` as the space marks a direct message. See docs/subscribers.md.",
-            "pattern": "^(inbound|outbound)\\.[a-z0-9][a-z0-9_-]*\\.[^.*?\\[\\]\\\\\\s]+\\.[^.*?\\[\\]\\\\\\s]+\\.[^.*?\\[\\]\\\\\\s]+$",
+            "pattern": "^(inbound|outbound|receipt)\\.[a-z0-9][a-z0-9_-]*\\.[^.*?\\[\\]\\\\\\s]+\\.[^.*?\\[\\]\\\\\\s]+\\.[^.*?\\[\\]\\\\\\s]+$",
             "examples": ["inbound.discord.1190804811990446190.1200058256127688735.179258058118135808"]
         })
     }
