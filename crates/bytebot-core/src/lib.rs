@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod envelope;
 pub mod pattern;
+pub mod shutdown;
 pub mod topic;
 
 pub use topic::{Direction, Platform, RoomId, Space, Topic, TopicError, UserId};
