@@ -162,7 +162,8 @@ pub enum TopicError {
 }
 
 /// Whether `character` at `index` (in chars) of a segment must be percent-encoded.
-fn must_escape(index: usize, character: char) -> bool {
+/// The one statement of the escaping rule: the pattern linter uses it too.
+pub(crate) fn must_escape(index: usize, character: char) -> bool {
     matches!(character, '.' | '*' | '?' | '[' | ']' | '\\' | '%')
         || character.is_whitespace()
         || character.is_control()
