@@ -1,4 +1,4 @@
 //! Integration tests for bytebot-core against real, private `redis-server` processes.
 mod bus;
-mod schema;
 mod patterns;
+mod schema;
