@@ -1,5 +1,106 @@
-//! gateway-discord: not built yet (see its issue); the workspace reserves the name.
+//! gateway-discord: parses flags, installs tracing and runs the Discord <-> Redis bridge.
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("gateway-discord is not implemented yet")
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use clap::{Parser, ValueEnum};
+use gateway_discord::Config;
+use secrecy::SecretString;
+
+/// The Discord <-> Redis bridge: publishes Discord messages on `inbound.discord.*` and
+/// sends what arrives on `outbound.discord.*` to Discord.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Environment only (never a flag, so it does not show in `ps`):\n  \
+                  DISCORD_TOKEN  the bot token (developer portal > your app > Bot > Reset Token)\n\n\
+                  Log levels come from RUST_LOG (default: info), e.g. RUST_LOG=gateway_discord=debug."
+)]
+struct Args {
+    /// Redis URL: redis://[user:password@]host[:port][/db], rediss:// for TLS.
+    #[arg(long, env = "REDIS_URL", default_value = DEFAULT_REDIS_URL, hide_env_values = true)]
+    redis_url: RedisUrl,
+    /// Send Discord REST calls to this proxy (e.g. http://nirn-proxy:8080); turns serenity's rate limiter off.
+    #[arg(long, env = "DISCORD_API_URL", value_parser = parse_api_url)]
+    discord_api_url: Option<String>,
+    /// Also publish messages written by other bots (never the gateway's own).
+    #[arg(long, env = "BYTEBOT_INCLUDE_BOTS")]
+    include_bots: bool,
+    /// Let envelopes with "mentions": "all" ping @everyone, @here and roles.
+    #[arg(long, env = "BYTEBOT_ALLOW_MASS_MENTIONS")]
+    allow_mass_mentions: bool,
+    /// Log format.
+    #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Seconds to finish sends in flight on SIGINT/SIGTERM before exiting.
+    #[arg(long, env = "BYTEBOT_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    shutdown_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// An `http://` or `https://` base URL, without a trailing slash.
+fn parse_api_url(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+        return Err("expected an http:// or https:// URL, e.g. http://127.0.0.1:8080".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn install_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    install_tracing(args.log_format);
+    let token = match std::env::var("DISCORD_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => SecretString::from(token),
+        _ => {
+            eprintln!(
+                "error: DISCORD_TOKEN is not set: put the bot token (developer portal > your app > Bot > Reset Token) in the environment"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Config {
+        discord_api_url: args.discord_api_url,
+        include_bots: args.include_bots,
+        allow_mass_mentions: args.allow_mass_mentions,
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        ..Config::new(token, args.redis_url)
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(gateway_discord::run(
+        config,
+        bytebot_core::shutdown::signal(),
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

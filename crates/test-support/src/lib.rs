@@ -17,9 +17,13 @@
 //! (it lands in the failing test's captured output), so a failure in CI shows what
 //! Redis saw.
 
+mod fake_discord;
 mod proxy;
 mod redis_server;
 
+pub use fake_discord::{
+    DiscordMessage, FAKE_BOT_USER_ID, FAKE_BOT_USERNAME, FakeDiscord, PostedMessage, RestRequest,
+};
 pub use proxy::TcpProxy;
 pub use redis_server::{RedisServer, RedisServerBuilder};
 

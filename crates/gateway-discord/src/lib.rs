@@ -1,0 +1,245 @@
+//! gateway-discord: the Discord <-> Redis bridge.
+//!
+//! - Inbound (`inbound.rs`): every message the bot can see becomes an envelope on
+//!   `inbound.discord.<guild>.<channel>.<author>` (`@me` as the guild for a DM). The
+//!   bot's own messages are never published; other bots' only with `--include-bots`.
+//! - Outbound (`outbound.rs`): whatever arrives on `outbound.discord.*` is sent to the
+//!   channel in its topic (split at Discord's 2000-character limit, as a reply when it
+//!   has `reply_to`, with safe mentions), in order per channel; a
+//!   [`DeliveryReceipt`] follows on `receipt.discord.*`.
+//!
+//! Serenity types stay inside this crate; `convert.rs` is the only place that maps them
+//! to and from envelopes. `main.rs` parses flags into a [`Config`] and calls [`run`].
+
+mod convert;
+mod inbound;
+mod outbound;
+pub mod receipt;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytebot_core::bus::{
+    BusConfig, OutboxOptions, Publisher, RedisUrl, SubscribeOptions, Subscription,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
+use tokio::sync::watch;
+
+pub use receipt::{DeliveryError, DeliveryReceipt};
+
+/// Validated settings for [`run`].
+pub struct Config {
+    /// The bot token (from `DISCORD_TOKEN`); it cannot be printed.
+    pub token: SecretString,
+    /// Where Redis is; prints redacted.
+    pub redis_url: RedisUrl,
+    /// Send REST calls to this base URL (`http://host:port`, a rate-limiting proxy such
+    /// as nirn-proxy, or the fake Discord in tests) instead of discord.com. Serenity's
+    /// own rate limiter is then off: the proxy must handle rate limits.
+    pub discord_api_url: Option<String>,
+    /// Publish messages written by other bots too (never the gateway's own).
+    pub include_bots: bool,
+    /// Let envelopes with the `all` mention policy ping `@everyone`, `@here` and roles.
+    pub allow_mass_mentions: bool,
+    /// On shutdown, how long sends in flight and the Redis outbox get to finish.
+    pub shutdown_timeout: Duration,
+    /// Counters, shared with whoever created the config (tests, a future `/metrics`).
+    pub metrics: Arc<Metrics>,
+}
+
+impl Config {
+    /// Settings with the defaults for everything but the token and Redis.
+    pub fn new(token: SecretString, redis_url: RedisUrl) -> Config {
+        Config {
+            token,
+            redis_url,
+            discord_api_url: None,
+            include_bots: false,
+            allow_mass_mentions: false,
+            shutdown_timeout: Duration::from_secs(10),
+            metrics: Arc::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("token", &"***")
+            .field("redis_url", &self.redis_url)
+            .field("discord_api_url", &self.discord_api_url)
+            .field("include_bots", &self.include_bots)
+            .field("allow_mass_mentions", &self.allow_mass_mentions)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the gateway has done so far. Every skipped or failed message is counted here
+/// as well as logged.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inbound_published: AtomicU64,
+    inbound_ignored: AtomicU64,
+    outbound_sent: AtomicU64,
+    outbound_failed: AtomicU64,
+    outbound_malformed: AtomicU64,
+    outbound_dropped: AtomicU64,
+}
+
+/// A copy of the [`Metrics`] counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// Discord messages published as inbound envelopes.
+    pub inbound_published: u64,
+    /// Discord messages not published: the bot's own, other bots', system messages.
+    pub inbound_ignored: u64,
+    /// Outbound messages delivered (every part).
+    pub outbound_sent: u64,
+    /// Outbound messages Discord refused or that failed to send.
+    pub outbound_failed: u64,
+    /// Outbound deliveries skipped for a malformed topic or payload.
+    pub outbound_malformed: u64,
+    /// Outbound messages dropped because the gateway's queues were full.
+    pub outbound_dropped: u64,
+}
+
+impl Metrics {
+    /// The counters now.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            inbound_published: get(&self.inbound_published),
+            inbound_ignored: get(&self.inbound_ignored),
+            outbound_sent: get(&self.outbound_sent),
+            outbound_failed: get(&self.outbound_failed),
+            outbound_malformed: get(&self.outbound_malformed),
+            outbound_dropped: get(&self.outbound_dropped),
+        }
+    }
+
+    fn add(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The intents the gateway asks for. `MESSAGE_CONTENT` is privileged: without it
+/// Discord delivers messages with empty content, and it must be enabled for the bot in
+/// the developer portal or Discord closes the connection with 4014.
+const INTENTS: GatewayIntents = GatewayIntents::GUILD_MESSAGES
+    .union(GatewayIntents::DIRECT_MESSAGES)
+    .union(GatewayIntents::MESSAGE_CONTENT);
+
+/// Runs the gateway until `shutdown` resolves (then drains within
+/// [`Config::shutdown_timeout`]) or Discord ends the session for good.
+///
+/// Start-up failures (an invalid token, an unreachable Discord API) and fatal gateway
+/// closes (4004 authentication failed, 4014 disallowed intents) are errors; a lost
+/// connection to Discord or Redis is not (both reconnect by themselves).
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let bus = BusConfig::new(config.redis_url.clone(), "gateway-discord");
+    let http = match &config.discord_api_url {
+        // A proxy only takes effect with serenity's ratelimiter off (it ignores the proxy
+        // otherwise), and `ClientBuilder::token()` would drop it: build the Http first.
+        Some(api_url) => HttpBuilder::new(config.token.expose_secret())
+            .proxy(api_url.trim_end_matches('/'))
+            .ratelimiter_disabled(true)
+            .build(),
+        None => HttpBuilder::new(config.token.expose_secret()).build(),
+    };
+    let own_user = http
+        .get_current_user()
+        .await
+        .context("checking the bot token with discord (GET /users/@me)")?;
+    tracing::info!(user = %own_user.name, user_id = %own_user.id, redis = %config.redis_url, api = config.discord_api_url.as_deref().unwrap_or("discord.com"), "starting");
+
+    let publisher = Publisher::start(bus.clone(), OutboxOptions::default());
+    let handler = inbound::Handler {
+        publisher: publisher.clone(),
+        own_user_id: own_user.id,
+        include_bots: config.include_bots,
+        metrics: Arc::clone(&config.metrics),
+    };
+    let mut client = ClientBuilder::new_with_http(http, INTENTS)
+        .event_handler(handler)
+        .await
+        .context("building the discord client")?;
+    let http = Arc::clone(&client.http);
+    let shard_manager = Arc::clone(&client.shard_manager);
+    let mut discord = tokio::spawn(async move { client.start().await });
+
+    let subscription =
+        Subscription::start(bus, vec![outbound::pattern()], SubscribeOptions::default());
+    let (stop_outbound, stop_receiver) = watch::channel(false);
+    let outbound = tokio::spawn(outbound::run(
+        subscription,
+        http,
+        publisher.clone(),
+        Arc::clone(&config.metrics),
+        config.allow_mass_mentions,
+        outbound::Limits::default(),
+        stop_receiver,
+        config.shutdown_timeout,
+    ));
+
+    let mut result = Ok(());
+    tokio::select! {
+        () = shutdown => tracing::info!("shutting down"),
+        ended = &mut discord => {
+            result = Err(discord_ended(ended));
+        }
+    }
+
+    // Stop taking outbound work and let the sends in flight finish (bounded by the
+    // deadline), then close the Discord connection, then flush what waits for Redis.
+    stop_outbound.send_replace(true);
+    if let Err(err) = outbound.await {
+        tracing::error!(error = %err, "the outbound task failed");
+    }
+    shard_manager.shutdown_all().await;
+    if !discord.is_finished()
+        && tokio::time::timeout(Duration::from_secs(5), &mut discord)
+            .await
+            .is_err()
+    {
+        discord.abort();
+    }
+    let unsent = publisher.close(config.shutdown_timeout).await;
+    if unsent > 0 {
+        tracing::warn!(
+            unsent,
+            "redis did not take every message before the deadline"
+        );
+    }
+    tracing::info!(metrics = ?config.metrics.snapshot(), "stopped");
+    result
+}
+
+/// Turns the end of the serenity client (which only ends by itself on a fatal error)
+/// into an error that says what to do.
+fn discord_ended(ended: Result<serenity::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
+    match ended {
+        Err(join_error) => anyhow::anyhow!("the discord client task failed: {join_error}"),
+        Ok(Ok(())) => anyhow::anyhow!("the discord connection ended unexpectedly"),
+        Ok(Err(serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents))) => {
+            anyhow::anyhow!(
+                "discord refused the Message Content intent (gateway close code 4014): \
+                 enable \"Message Content Intent\" under Bot > Privileged Gateway Intents \
+                 for this application in the Discord developer portal \
+                 (https://discord.com/developers/applications), then restart the gateway"
+            )
+        }
+        Ok(Err(serenity::Error::Gateway(GatewayError::InvalidAuthentication))) => {
+            anyhow::anyhow!(
+                "discord rejected the bot token (gateway close code 4004): check DISCORD_TOKEN"
+            )
+        }
+        Ok(Err(err)) => anyhow::Error::new(err).context("the discord connection failed"),
+    }
+}

@@ -1,0 +1,159 @@
+//! The built binary: flags, environment, exit codes and what it logs.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytebot_test_support::{DiscordMessage, FakeDiscord, RedisServer, wait_until};
+
+use crate::support::{ALICE, CHANNEL, GUILD, PATIENCE, TOKEN, outbound_topic, subscribe};
+
+fn gateway_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gateway-discord"));
+    command
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("DISCORD_API_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs `command` to completion on a blocking thread, with a deadline.
+async fn output(mut command: Command) -> std::process::Output {
+    tokio::time::timeout(
+        PATIENCE,
+        tokio::task::spawn_blocking(move || command.output().expect("spawning the gateway")),
+    )
+    .await
+    .expect("the gateway exits in time")
+    .unwrap()
+}
+
+/// Without a token the gateway says so in one line and fails, before touching anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_token_is_one_clear_line() {
+    let out = output(gateway_command()).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("DISCORD_TOKEN is not set"), "{stderr}");
+}
+
+/// The token is a secret: it must not be a flag, and `--help` must not show secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_every_flag_and_hides_secrets() {
+    let mut command = gateway_command();
+    command
+        .arg("--help")
+        .env("REDIS_URL", "redis://:hunter2@127.0.0.1:1");
+    let out = output(command).await;
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--redis-url",
+        "--discord-api-url",
+        "--include-bots",
+        "--allow-mass-mentions",
+        "--log-format",
+        "DISCORD_TOKEN",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+    assert!(!help.contains("--token"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+}
+
+/// Close 4014 through the binary: a non-zero exit and the hint, printed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_4014_exits_non_zero_with_the_hint() {
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.close_on_identify(4014);
+    let mut command = gateway_command();
+    command
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("REDIS_URL", redis.url())
+        .env("DISCORD_API_URL", discord.api_url());
+    let out = output(command).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let hints: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("error: "))
+        .collect();
+    assert_eq!(hints.len(), 1, "{stderr}");
+    assert!(hints[0].contains("Message Content Intent"), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "the token leaked:\n{stderr}");
+}
+
+/// Run a full session (login, inbound, outbound, resume, shutdown) at trace level and
+/// search everything the binary printed for the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_never_appears_in_logs_at_trace_level() {
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    let mut inbound = subscribe(&redis, "inbound.discord.*").await;
+    let mut command = gateway_command();
+    command
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("REDIS_URL", redis.url())
+        .env("DISCORD_API_URL", discord.api_url())
+        .env("RUST_LOG", "trace");
+    let child = command.spawn().expect("spawning the gateway");
+    let pid = child.id();
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+
+    assert!(
+        wait_until(PATIENCE, || discord.connected()).await,
+        "never logged in"
+    );
+    discord.send_message(&DiscordMessage::guild(GUILD, CHANNEL, ALICE, "hello"));
+    tokio::time::timeout(PATIENCE, inbound.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut connection = redis.connection().await;
+    let mut sent = false;
+    for _ in 0..200 {
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg(outbound_topic(CHANNEL))
+            .arg("\"pong\"")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if receivers > 0 {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sent, "the gateway never subscribed to outbound topics");
+    assert!(wait_until(PATIENCE, || !discord.posted().is_empty()).await);
+    discord.close_connection(4000);
+    assert!(wait_until(PATIENCE, || discord.resume_count() >= 1).await);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(PATIENCE, waiter)
+        .await
+        .expect("the gateway exits on SIGTERM")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}:\n{stderr}", out.status);
+    assert!(
+        stderr.lines().count() > 50,
+        "trace logging was not on:\n{stderr}"
+    );
+    // The token, and its distinctive middle part in case something logs it altered.
+    for secret in [TOKEN, "S3CR3T-do-not-log"] {
+        assert!(!stderr.contains(secret), "the token leaked into the logs");
+        assert!(!stdout.contains(secret), "the token leaked onto stdout");
+    }
+}

@@ -1,0 +1,225 @@
+//! Outages: Discord disconnects, Redis restarts, fatal close codes.
+
+use std::time::Duration;
+
+use bytebot_core::envelope::{OutboundMessage, decode_inbound};
+use bytebot_test_support::{DiscordMessage, FakeDiscord, RedisServer, wait_until};
+use tokio::sync::oneshot;
+
+use crate::support::{
+    ALICE, CHANNEL, GUILD, Gateway, PATIENCE, config, next, outbound_topic, subscribe, wait_posted,
+};
+
+/// Disconnects the gateway with `disconnect`, injects messages while it reconnects,
+/// and checks every message arrives and the session was resumed, not re-identified.
+async fn survives_disconnect(disconnect: impl FnOnce(&FakeDiscord)) {
+    let gateway = Gateway::start().await;
+    let mut inbound = gateway.subscribe("inbound.discord.*").await;
+    gateway
+        .discord
+        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, ALICE, "before"));
+    assert_eq!(
+        decode_inbound(&next(&mut inbound).await.payload)
+            .unwrap()
+            .content,
+        "before"
+    );
+    let sessions = gateway.discord.sessions_started();
+
+    disconnect(&gateway.discord);
+    // Queued in the session: delivered live if the client is still there, or replayed
+    // on RESUME.
+    for i in 0..3 {
+        gateway.discord.send_message(&DiscordMessage::guild(
+            GUILD,
+            CHANNEL,
+            ALICE,
+            &format!("during {i}"),
+        ));
+    }
+    assert!(
+        wait_until(PATIENCE, || gateway.discord.sessions_started() > sessions).await,
+        "the gateway did not reconnect"
+    );
+    gateway
+        .discord
+        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, ALICE, "after"));
+
+    let mut contents = Vec::new();
+    while contents.len() < 4 {
+        contents.push(
+            decode_inbound(&next(&mut inbound).await.payload)
+                .unwrap()
+                .content,
+        );
+    }
+    contents.sort();
+    assert_eq!(contents, ["after", "during 0", "during 1", "during 2"]);
+    assert_eq!(
+        gateway.discord.identify_count(),
+        1,
+        "the session was not resumed"
+    );
+    assert!(gateway.discord.resume_count() >= 1);
+
+    // And outbound still works.
+    gateway
+        .publish(&outbound_topic(CHANNEL), "\"still here\"")
+        .await;
+    assert!(wait_posted(&gateway.discord, CHANNEL, 1).await);
+    gateway.stop().await.unwrap();
+}
+
+/// Close code 4000 is resumable: serenity must RESUME and lose nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_after_close_4000_without_losing_messages() {
+    survives_disconnect(|discord| discord.close_connection(4000)).await;
+}
+
+/// A dropped TCP connection (no close frame) must be noticed and resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_after_a_dropped_tcp_connection_without_losing_messages() {
+    survives_disconnect(FakeDiscord::drop_connection).await;
+}
+
+/// Op 7 (Discord asking the client to reconnect) is routine during deploys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_after_a_reconnect_request() {
+    survives_disconnect(FakeDiscord::request_reconnect).await;
+}
+
+/// Messages from Discord during a Redis outage wait in the outbox and are published
+/// once Redis is back and subscribers have re-subscribed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_waits_for_redis_to_come_back() {
+    let gateway = Gateway::start().await;
+    let mut inbound = gateway.subscribe("inbound.discord.*").await;
+    // One message first: the publisher connects lazily, and only a *re*connect waits
+    // for subscribers to come back before flushing (it knows how many there were).
+    gateway
+        .discord
+        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, ALICE, "before"));
+    assert_eq!(
+        decode_inbound(&next(&mut inbound).await.payload)
+            .unwrap()
+            .content,
+        "before"
+    );
+    gateway.redis.stop().await;
+    for i in 0..3 {
+        gateway.discord.send_message(&DiscordMessage::guild(
+            GUILD,
+            CHANNEL,
+            ALICE,
+            &format!("during outage {i}"),
+        ));
+    }
+    assert!(
+        wait_until(PATIENCE, || gateway.metrics.snapshot().inbound_published
+            == 4)
+        .await,
+        "the gateway stopped reading discord while redis was down"
+    );
+    gateway.redis.restart().await;
+
+    let mut contents = Vec::new();
+    while contents.len() < 3 {
+        contents.push(
+            decode_inbound(&next(&mut inbound).await.payload)
+                .unwrap()
+                .content,
+        );
+    }
+    contents.sort();
+    assert_eq!(
+        contents,
+        ["during outage 0", "during outage 1", "during outage 2"]
+    );
+    gateway.stop().await.unwrap();
+}
+
+/// After a Redis restart the gateway re-subscribes to outbound topics by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_resumes_after_redis_restarts() {
+    let gateway = Gateway::start().await;
+    gateway
+        .publish(&outbound_topic(CHANNEL), "\"before\"")
+        .await;
+    assert!(wait_posted(&gateway.discord, CHANNEL, 1).await);
+
+    gateway.redis.stop().await;
+    gateway.redis.restart().await;
+    // Publish until the re-subscribed gateway receives one (pub/sub delivers only to
+    // whoever is subscribed at that moment).
+    let mut connection = gateway.redis.connection().await;
+    let resubscribed = {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let patterns: i64 = redis::cmd("PUBSUB")
+                .arg("NUMPAT")
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            if patterns >= 1 {
+                break true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert!(resubscribed, "the gateway never re-subscribed");
+    assert_eq!(
+        gateway
+            .publish(
+                &outbound_topic(CHANNEL),
+                OutboundMessage::new("after").encode()
+            )
+            .await,
+        1
+    );
+    assert!(wait_posted(&gateway.discord, CHANNEL, 2).await);
+    assert_eq!(gateway.discord.posted_in(CHANNEL)[1].content(), "after");
+    gateway.stop().await.unwrap();
+}
+
+/// Without the Message Content intent enabled in the developer portal Discord closes
+/// with 4014; the gateway must stop and say exactly what to do, not retry forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_4014_ends_with_the_message_content_hint() {
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.close_on_identify(4014);
+    let (_stop, stopped) = oneshot::channel::<()>();
+    let result = tokio::time::timeout(
+        PATIENCE,
+        gateway_discord::run(config(&redis, &discord), async {
+            let _ = stopped.await;
+        }),
+    )
+    .await
+    .expect("the gateway gives up instead of retrying");
+    let message = format!("{:#}", result.unwrap_err());
+    assert!(message.contains("4014"), "{message}");
+    assert!(message.contains("Message Content Intent"), "{message}");
+    assert!(message.contains("developer portal"), "{message}");
+}
+
+/// A subscriber on a pattern receives what the gateway publishes even when it started
+/// after the gateway: a sanity check of the harness itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_subscribers_receive_later_messages() {
+    let gateway = Gateway::start().await;
+    let mut late = subscribe(&gateway.redis, "inbound.discord.*.*.*").await;
+    gateway
+        .discord
+        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, ALICE, "hi"));
+    assert_eq!(
+        decode_inbound(&next(&mut late).await.payload)
+            .unwrap()
+            .content,
+        "hi"
+    );
+    gateway.stop().await.unwrap();
+}

@@ -1,0 +1,162 @@
+//! A running gateway wired to a private Redis and a fake Discord, plus helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytebot_core::bus::{self, BusConfig, RedisUrl, SubscribeOptions, Subscription};
+use bytebot_test_support::{FakeDiscord, RedisServer, wait_until};
+use gateway_discord::{Config, Metrics};
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Generous bound for "eventually"; never a performance target.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The token every test gateway uses; searched for in logs.
+pub const TOKEN: &str = "MTEST.fake-token.S3CR3T-do-not-log";
+
+/// Ids used across tests.
+pub const GUILD: u64 = 1_190_804_811_990_446_190;
+pub const CHANNEL: u64 = 1_200_058_256_127_688_735;
+pub const OTHER_CHANNEL: u64 = 1_200_058_256_127_688_999;
+pub const ALICE: u64 = 179_258_058_118_135_808;
+
+/// A gateway running in this process.
+pub struct Gateway {
+    pub redis: RedisServer,
+    pub discord: FakeDiscord,
+    pub metrics: Arc<Metrics>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Gateway {
+    /// Starts Redis, the fake and the gateway, and waits until the gateway is logged
+    /// in to the fake and subscribed to `outbound.discord.*`.
+    pub async fn start() -> Gateway {
+        Gateway::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Gateway {
+        let redis = RedisServer::start().await;
+        let discord = FakeDiscord::start().await;
+        let mut config = config(&redis, &discord);
+        configure(&mut config);
+        let metrics = Arc::clone(&config.metrics);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(gateway_discord::run(config, async {
+            let _ = stopped.await;
+        }));
+        let gateway = Gateway {
+            redis,
+            discord,
+            metrics,
+            stop: Some(stop),
+            task,
+        };
+        gateway.wait_ready().await;
+        gateway
+    }
+
+    /// Waits for a live gateway session and the outbound subscription.
+    pub async fn wait_ready(&self) {
+        assert!(
+            wait_until(PATIENCE, || self.discord.connected()).await,
+            "the gateway never logged in to the fake discord"
+        );
+        assert!(
+            self.discord.gateway_url_requested(),
+            "serenity did not ask the fake for the gateway url: it would talk to the real discord"
+        );
+        let mut connection = self.redis.connection().await;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let patterns: i64 = redis::cmd("PUBSUB")
+                .arg("NUMPAT")
+                .query_async(&mut connection)
+                .await
+                .unwrap_or(0);
+            if patterns >= 1 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the gateway never subscribed to outbound.discord.*"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A subscription of the test's own on `pattern`, connected.
+    pub async fn subscribe(&self, pattern: &str) -> Subscription {
+        subscribe(&self.redis, pattern).await
+    }
+
+    /// PUBLISHes `payload` on `topic` and returns how many subscribers got it.
+    pub async fn publish(&self, topic: &str, payload: impl AsRef<[u8]>) -> i64 {
+        let mut connection = self.redis.connection().await;
+        redis::cmd("PUBLISH")
+            .arg(topic)
+            .arg(payload.as_ref())
+            .query_async(&mut connection)
+            .await
+            .expect("PUBLISH")
+    }
+
+    /// Stops the gateway as SIGTERM would and returns what `run` returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("the gateway stops within the deadline")
+            .expect("the gateway task does not panic")
+    }
+}
+
+pub fn config(redis: &RedisServer, discord: &FakeDiscord) -> Config {
+    let mut config = Config::new(
+        SecretString::from(TOKEN),
+        RedisUrl::parse(&redis.url()).unwrap(),
+    );
+    config.discord_api_url = Some(discord.api_url());
+    config.shutdown_timeout = Duration::from_secs(5);
+    config
+}
+
+pub async fn subscribe(redis: &RedisServer, pattern: &str) -> Subscription {
+    let subscription = Subscription::start(
+        BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "test"),
+        vec![pattern.to_owned()],
+        SubscribeOptions::default(),
+    );
+    subscription.wait_connected(PATIENCE).await.unwrap();
+    subscription
+}
+
+/// The next delivery, within [`PATIENCE`].
+pub async fn next(subscription: &mut Subscription) -> bus::Delivery {
+    tokio::time::timeout(PATIENCE, subscription.recv())
+        .await
+        .expect("a delivery in time")
+        .expect("subscription alive")
+}
+
+/// The next delivery parsed as JSON.
+pub async fn next_json(subscription: &mut Subscription) -> (String, serde_json::Value) {
+    let delivery = next(subscription).await;
+    let value = serde_json::from_slice(&delivery.payload).expect("JSON payload");
+    (delivery.channel, value)
+}
+
+/// Waits until the fake has `n` posted messages in `channel`.
+pub async fn wait_posted(discord: &FakeDiscord, channel: u64, n: usize) -> bool {
+    wait_until(PATIENCE, || discord.posted_in(channel).len() >= n).await
+}
+
+/// The outbound topic of a channel in the test guild, answering Alice.
+pub fn outbound_topic(channel: u64) -> String {
+    format!("outbound.discord.{GUILD}.{channel}.{ALICE}")
+}

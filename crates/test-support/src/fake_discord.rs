@@ -1,0 +1,730 @@
+//! `FakeDiscord`: a Discord REST API and gateway on 127.0.0.1 that serenity can be
+//! pointed at, so the gateway is tested end to end without the internet.
+//!
+//! Two listeners: an HTTP/1.1 server for the REST API (answering `GET /gateway`,
+//! `GET /users/@me` and `POST /channels/{id}/messages`, recording every request) and a
+//! WebSocket server for the gateway (HELLO, IDENTIFY -> READY, RESUME -> replay +
+//! RESUMED, heartbeat ACKs). A test injects `MESSAGE_CREATE` dispatches and faults:
+//! close codes, dropped TCP connections, op 7, op 9, Discord error responses.
+//!
+//! Like Discord, the fake keeps the session's dispatches in a log: an event injected
+//! while no connection is up waits, and a RESUME replays everything after the client's
+//! last sequence number, so "no message lost across a reconnect" is testable.
+//!
+//! The REST side is a deliberately small hand-written HTTP/1.1 server (keep-alive,
+//! `Content-Length` bodies only): serenity sends nothing else, and it avoids a second
+//! HTTP stack in the dependency tree.
+//!
+//! Facts serenity 0.12.5 depends on (from a spike; keep them when editing): every
+//! dispatch needs `s`; a dispatch with a missing required field is silently dropped, so
+//! payloads here are complete; READY needs `v`, `user{id,username}`, `guilds`,
+//! `session_id`, `resume_gateway_url` and `application{id,flags}`; serenity connects to
+//! the `url` from `GET /gateway` with `?v=10` appended, so that URL has no query; and
+//! IDENTIFY's `presence.since` is not an integer, so nothing here parses it strictly.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// The bot user the fake logs in as (`GET /users/@me`, READY, authors of sent messages).
+pub const FAKE_BOT_USER_ID: u64 = 900_000_000_000_000_001;
+/// The bot's username.
+pub const FAKE_BOT_USERNAME: &str = "bytebot-test";
+const APPLICATION_ID: u64 = 900_000_000_000_000_002;
+const TIMESTAMP: &str = "2026-11-26T09:00:00.000000+00:00";
+
+/// One REST request as the fake received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestRequest {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path without the query, e.g. `/api/v10/channels/42/messages`.
+    pub path: String,
+    /// The `Authorization` header (`Bot <token>`).
+    pub authorization: Option<String>,
+    /// The body parsed as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+/// A message the bot posted (a successful `POST /channels/{id}/messages`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostedMessage {
+    /// The channel from the path.
+    pub channel_id: u64,
+    /// The id the fake gave the message.
+    pub id: u64,
+    /// The request body serenity sent.
+    pub body: Value,
+}
+
+impl PostedMessage {
+    /// The body's `content`.
+    pub fn content(&self) -> &str {
+        self.body["content"].as_str().unwrap_or_default()
+    }
+}
+
+/// A chat message to inject as a `MESSAGE_CREATE` dispatch.
+#[derive(Debug, Clone)]
+pub struct DiscordMessage {
+    /// Message id; 0 lets the fake pick the next snowflake.
+    pub id: u64,
+    /// The channel.
+    pub channel_id: u64,
+    /// The guild; `None` for a direct message.
+    pub guild_id: Option<u64>,
+    /// The author's user id.
+    pub author_id: u64,
+    /// The author's username.
+    pub author_name: String,
+    /// Whether the author is a bot.
+    pub author_bot: bool,
+    /// The text.
+    pub content: String,
+    /// The message this one replies to.
+    pub reply_to: Option<u64>,
+}
+
+impl DiscordMessage {
+    /// A message in a guild channel from a human.
+    pub fn guild(guild_id: u64, channel_id: u64, author_id: u64, content: &str) -> DiscordMessage {
+        DiscordMessage {
+            id: 0,
+            channel_id,
+            guild_id: Some(guild_id),
+            author_id,
+            author_name: format!("user{author_id}"),
+            author_bot: false,
+            content: content.to_owned(),
+            reply_to: None,
+        }
+    }
+
+    /// A direct message (no guild) from a human.
+    pub fn direct(channel_id: u64, author_id: u64, content: &str) -> DiscordMessage {
+        DiscordMessage {
+            guild_id: None,
+            ..DiscordMessage::guild(0, channel_id, author_id, content)
+        }
+    }
+
+    /// The same message, written by a bot.
+    pub fn from_bot(mut self) -> DiscordMessage {
+        self.author_bot = true;
+        self
+    }
+
+    /// The complete `MESSAGE_CREATE` payload (every field serenity requires).
+    pub fn to_json(&self) -> Value {
+        let mut value = message_json(
+            self.id,
+            self.channel_id,
+            json!({"id": self.author_id.to_string(), "username": self.author_name,
+                   "discriminator": "0", "global_name": null, "avatar": null, "bot": self.author_bot}),
+            &self.content,
+        );
+        if let Some(guild_id) = self.guild_id {
+            value["guild_id"] = json!(guild_id.to_string());
+            value["member"] =
+                json!({"roles": [], "joined_at": TIMESTAMP, "deaf": false, "mute": false});
+        }
+        if let Some(reply_to) = self.reply_to {
+            value["type"] = json!(19);
+            value["message_reference"] = json!({"type": 0, "message_id": reply_to.to_string(),
+                                                "channel_id": self.channel_id.to_string()});
+        }
+        value
+    }
+}
+
+fn message_json(id: u64, channel_id: u64, author: Value, content: &str) -> Value {
+    json!({
+        "id": id.to_string(),
+        "channel_id": channel_id.to_string(),
+        "author": author,
+        "content": content,
+        "timestamp": TIMESTAMP,
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": false,
+        "type": 0,
+    })
+}
+
+/// A Discord error response the fake gives for one channel's POSTs.
+#[derive(Debug, Clone)]
+struct Failure {
+    status: u16,
+    code: i64,
+    message: String,
+}
+
+/// What a test asks the live gateway connection to do.
+#[derive(Debug)]
+enum Fault {
+    Close(u16),
+    DropTcp,
+    Send(Value),
+}
+
+#[derive(Debug, Default)]
+struct Session {
+    id: String,
+    /// Every dispatch of the session, in sequence order (`s` = index + 1).
+    log: Vec<(String, Value)>,
+    /// How many of `log` some connection has sent.
+    delivered: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: Mutex<Vec<RestRequest>>,
+    posted: Mutex<Vec<PostedMessage>>,
+    failures: Mutex<HashMap<u64, Failure>>,
+    /// Close with this code instead of answering IDENTIFY (e.g. 4014).
+    close_on_identify: Mutex<Option<u16>>,
+    session: Mutex<Session>,
+    /// Rung when the session log grows.
+    log_grew: Notify,
+    /// The live connection (its number and fault channel); older connections that
+    /// linger after a reconnect stop delivering.
+    live: Mutex<Option<(u64, mpsc::UnboundedSender<Fault>)>>,
+    identifies: AtomicU64,
+    resumes: AtomicU64,
+    heartbeats: AtomicU64,
+    connections: AtomicU64,
+    sessions_started: AtomicU64,
+    next_id: AtomicU64,
+    ws_url: Mutex<String>,
+}
+
+impl State {
+    fn snowflake(&self) -> u64 {
+        1_000_000_000_000_000_000 + self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A fake Discord (REST + gateway) on 127.0.0.1; stops when dropped.
+#[derive(Debug)]
+pub struct FakeDiscord {
+    state: Arc<State>,
+    http_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl FakeDiscord {
+    /// Starts both listeners on free ports.
+    pub async fn start() -> FakeDiscord {
+        let http_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+        let ws_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind ws");
+        let http_addr = http_listener.local_addr().expect("http addr");
+        let ws_addr = ws_listener.local_addr().expect("ws addr");
+        let state = Arc::new(State::default());
+        *state.ws_url.lock().unwrap() = format!("ws://{ws_addr}");
+        let tasks = vec![
+            tokio::spawn(serve_http(http_listener, Arc::clone(&state))),
+            tokio::spawn(serve_gateway(ws_listener, Arc::clone(&state))),
+        ];
+        FakeDiscord {
+            state,
+            http_addr,
+            tasks,
+        }
+    }
+
+    /// The REST base URL to give the gateway (`--discord-api-url`).
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Every REST request so far, in arrival order.
+    pub fn requests(&self) -> Vec<RestRequest> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Whether serenity asked for the gateway URL (if not, it went to the real Discord).
+    pub fn gateway_url_requested(&self) -> bool {
+        self.requests()
+            .iter()
+            .any(|request| request.method == "GET" && request.path == "/api/v10/gateway")
+    }
+
+    /// The messages the bot posted successfully, in order.
+    pub fn posted(&self) -> Vec<PostedMessage> {
+        self.state.posted.lock().unwrap().clone()
+    }
+
+    /// The posted messages in one channel, in order.
+    pub fn posted_in(&self, channel_id: u64) -> Vec<PostedMessage> {
+        self.posted()
+            .into_iter()
+            .filter(|message| message.channel_id == channel_id)
+            .collect()
+    }
+
+    /// Answers every POST to `channel_id` with this Discord error, e.g.
+    /// `(403, 50013, "Missing Permissions")`.
+    pub fn fail_channel(&self, channel_id: u64, status: u16, code: i64, message: &str) {
+        self.state.failures.lock().unwrap().insert(
+            channel_id,
+            Failure {
+                status,
+                code,
+                message: message.to_owned(),
+            },
+        );
+    }
+
+    /// Closes the socket with `code` instead of answering the next IDENTIFYs (4014:
+    /// disallowed intents, 4004: authentication failed).
+    pub fn close_on_identify(&self, code: u16) {
+        *self.state.close_on_identify.lock().unwrap() = Some(code);
+    }
+
+    /// Queues a `MESSAGE_CREATE` dispatch; returns the message id. Delivered now if a
+    /// session is connected, else when the client resumes.
+    pub fn send_message(&self, message: &DiscordMessage) -> u64 {
+        let mut payload = message.to_json();
+        let id = if message.id == 0 {
+            self.state.snowflake()
+        } else {
+            message.id
+        };
+        payload["id"] = json!(id.to_string());
+        self.dispatch("MESSAGE_CREATE", payload);
+        id
+    }
+
+    /// Queues any dispatch (`t`, `d`) on the current session.
+    pub fn dispatch(&self, event: &str, data: Value) {
+        self.state
+            .session
+            .lock()
+            .unwrap()
+            .log
+            .push((event.to_owned(), data));
+        self.state.log_grew.notify_waiters();
+    }
+
+    /// Closes the live connection with a close frame (4000: unknown error, resumable).
+    pub fn close_connection(&self, code: u16) {
+        self.fault(Fault::Close(code));
+    }
+
+    /// Drops the live TCP connection without a close frame.
+    pub fn drop_connection(&self) {
+        self.fault(Fault::DropTcp);
+    }
+
+    /// Sends op 7 (reconnect and resume).
+    pub fn request_reconnect(&self) {
+        self.fault(Fault::Send(json!({"op": 7, "d": null})));
+    }
+
+    /// Sends op 9 (invalid session; `resumable: false` makes the client IDENTIFY again).
+    pub fn invalidate_session(&self, resumable: bool) {
+        self.fault(Fault::Send(json!({"op": 9, "d": resumable})));
+    }
+
+    fn fault(&self, fault: Fault) {
+        if let Some((_, live)) = self.state.live.lock().unwrap().as_ref() {
+            let _ = live.send(fault);
+        }
+    }
+
+    /// IDENTIFYs received (new sessions).
+    pub fn identify_count(&self) -> u64 {
+        self.state.identifies.load(Ordering::Relaxed)
+    }
+
+    /// RESUMEs received.
+    pub fn resume_count(&self) -> u64 {
+        self.state.resumes.load(Ordering::Relaxed)
+    }
+
+    /// Heartbeats received (all acknowledged).
+    pub fn heartbeat_count(&self) -> u64 {
+        self.state.heartbeats.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket connections accepted.
+    pub fn connection_count(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
+    }
+
+    /// Sessions that got READY or RESUMED: the client is listening.
+    pub fn sessions_started(&self) -> u64 {
+        self.state.sessions_started.load(Ordering::Relaxed)
+    }
+
+    /// Whether a gateway connection is up and past READY/RESUMED.
+    pub fn connected(&self) -> bool {
+        self.state.live.lock().unwrap().is_some()
+    }
+}
+
+impl Drop for FakeDiscord {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        // Ends the live connection's task too.
+        if let Some((_, live)) = self.state.live.lock().unwrap().take() {
+            let _ = live.send(Fault::DropTcp);
+        }
+    }
+}
+
+// ---- REST ----------------------------------------------------------------------------
+
+async fn serve_http(listener: TcpListener, state: Arc<State>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(serve_http_connection(stream, Arc::clone(&state)));
+    }
+}
+
+/// Serves HTTP/1.1 requests on one keep-alive connection.
+async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
+    let mut stream = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        match stream.read_line(&mut request_line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let target = parts.next().unwrap_or_default().to_owned();
+        let mut content_length = 0usize;
+        let mut authorization = None;
+        loop {
+            let mut header = String::new();
+            match stream.read_line(&mut header).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                let value = value.trim();
+                if name.eq_ignore_ascii_case("content-length") {
+                    content_length = value.parse().unwrap_or(0);
+                } else if name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.to_owned());
+                }
+            }
+        }
+        let mut body = vec![0u8; content_length];
+        if stream.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let path = target.split('?').next().unwrap_or_default().to_owned();
+        let request = RestRequest {
+            method,
+            path,
+            authorization,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        };
+        state.requests.lock().unwrap().push(request.clone());
+        let (status, response) = answer(&state, &request);
+        let response = response.to_string();
+        let head = format!(
+            "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            reason(status),
+            response.len()
+        );
+        let stream = stream.get_mut();
+        if stream.write_all(head.as_bytes()).await.is_err()
+            || stream.write_all(response.as_bytes()).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        _ => "Error",
+    }
+}
+
+fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    match (request.method.as_str(), segments.as_slice()) {
+        ("GET", ["api", "v10", "gateway"]) => (200, json!({"url": *state.ws_url.lock().unwrap()})),
+        ("GET", ["api", "v10", "users", "@me"]) => (200, bot_user()),
+        ("POST", ["api", "v10", "channels", channel, "messages"]) => {
+            let Ok(channel_id) = channel.parse::<u64>() else {
+                return (404, json!({"code": 10003, "message": "Unknown Channel"}));
+            };
+            if let Some(failure) = state.failures.lock().unwrap().get(&channel_id) {
+                return (
+                    failure.status,
+                    json!({"code": failure.code, "message": failure.message}),
+                );
+            }
+            let id = state.snowflake();
+            let content = request.body["content"].as_str().unwrap_or_default();
+            let mut message = message_json(id, channel_id, bot_user(), content);
+            if let Some(reference) = request.body.get("message_reference") {
+                message["type"] = json!(19);
+                message["message_reference"] = reference.clone();
+            }
+            state.posted.lock().unwrap().push(PostedMessage {
+                channel_id,
+                id,
+                body: request.body.clone(),
+            });
+            (200, message)
+        }
+        _ => (404, json!({"code": 0, "message": "404: Not Found"})),
+    }
+}
+
+fn bot_user() -> Value {
+    json!({"id": FAKE_BOT_USER_ID.to_string(), "username": FAKE_BOT_USERNAME,
+           "discriminator": "0", "global_name": null, "avatar": null, "bot": true})
+}
+
+// ---- gateway -------------------------------------------------------------------------
+
+async fn serve_gateway(listener: TcpListener, state: Arc<State>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let connection = state.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
+                serve_gateway_connection(socket, connection, state).await;
+            }
+        });
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn send_json(socket: &mut Socket, value: &Value) -> bool {
+    socket
+        .send(WsMessage::Text(value.to_string()))
+        .await
+        .is_ok()
+}
+
+async fn close(socket: &mut Socket, code: u16) {
+    let _ = socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: "".into(),
+        })))
+        .await;
+    let _ = socket.close(None).await;
+}
+
+/// One gateway connection: HELLO, then IDENTIFY or RESUME, then dispatches from the
+/// session log and heartbeat ACKs until a fault or the client goes away.
+async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Arc<State>) {
+    if !send_json(
+        &mut socket,
+        &json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null}),
+    )
+    .await
+    {
+        return;
+    }
+    // Sequence number of the last dispatch delivered on this connection.
+    let mut delivered: usize;
+    loop {
+        let Some(Ok(message)) = socket.next().await else {
+            return;
+        };
+        let Some(payload) = gateway_payload(&message) else {
+            continue;
+        };
+        match payload["op"].as_u64() {
+            Some(1) => {
+                state.heartbeats.fetch_add(1, Ordering::Relaxed);
+                if !send_json(&mut socket, &json!({"op": 11})).await {
+                    return;
+                }
+            }
+            Some(2) => {
+                state.identifies.fetch_add(1, Ordering::Relaxed);
+                let close_code = *state.close_on_identify.lock().unwrap();
+                if let Some(code) = close_code {
+                    return close(&mut socket, code).await;
+                }
+                // A new session: a fresh log that starts with READY (s = 1).
+                let number = state.identifies.load(Ordering::Relaxed);
+                let ws_url = state.ws_url.lock().unwrap().clone();
+                let mut session = state.session.lock().unwrap();
+                let undelivered = session.delivered;
+                let pending: Vec<(String, Value)> =
+                    session.log.drain(..).skip(undelivered).collect();
+                session.delivered = 0;
+                let session_id = format!("fake-session-{number}");
+                session.id.clone_from(&session_id);
+                session.log.push((
+                    "READY".to_owned(),
+                    json!({
+                        "v": 10,
+                        "user": bot_user(),
+                        "guilds": [],
+                        "session_id": session_id,
+                        "resume_gateway_url": ws_url,
+                        "application": {"id": APPLICATION_ID.to_string(), "flags": 0},
+                        "shard": [0, 1],
+                        "private_channels": [],
+                    }),
+                ));
+                // Injected but never delivered (before the first IDENTIFY, or while an
+                // invalidated session was being replaced): deliver them in the new one.
+                // Discord would lose them; tests would rather not.
+                session.log.extend(
+                    pending
+                        .into_iter()
+                        .filter(|(event, _)| event != "READY" && event != "RESUMED"),
+                );
+                delivered = 0;
+                break;
+            }
+            Some(6) => {
+                state.resumes.fetch_add(1, Ordering::Relaxed);
+                let seq = payload["d"]["seq"].as_u64().unwrap_or(0);
+                let session_id = payload["d"]["session_id"].as_str().unwrap_or_default();
+                let known = state.session.lock().unwrap().id == session_id;
+                if !known {
+                    let _ = send_json(&mut socket, &json!({"op": 9, "d": false})).await;
+                    continue;
+                }
+                delivered = usize::try_from(seq).unwrap_or(0);
+                // Replay what the client missed, then RESUMED (appended to the log so
+                // it gets its own sequence number like on Discord).
+                state.dispatch_resumed();
+                break;
+            }
+            _ => {}
+        }
+    }
+
+    let (faults, mut fault_receiver) = mpsc::unbounded_channel();
+    *state.live.lock().unwrap() = Some((connection, faults));
+    state.sessions_started.fetch_add(1, Ordering::Relaxed);
+    loop {
+        // Deliver everything logged since the last round.
+        let grew = state.log_grew.notified();
+        tokio::pin!(grew);
+        grew.as_mut().enable();
+        if !state.is_live(connection) {
+            return;
+        }
+        let batch: Vec<(usize, String, Value)> = {
+            let session = state.session.lock().unwrap();
+            session
+                .log
+                .iter()
+                .enumerate()
+                .skip(delivered)
+                .map(|(index, (event, data))| (index + 1, event.clone(), data.clone()))
+                .collect()
+        };
+        for (seq, event, data) in batch {
+            let dispatch = json!({"op": 0, "s": seq, "t": event, "d": data});
+            if !send_json(&mut socket, &dispatch).await {
+                return state.disconnected(connection);
+            }
+            delivered = seq;
+            let mut session = state.session.lock().unwrap();
+            session.delivered = session.delivered.max(seq);
+        }
+        tokio::select! {
+            () = &mut grew => {}
+            fault = fault_receiver.recv() => match fault {
+                Some(Fault::Close(code)) => {
+                    state.disconnected(connection);
+                    return close(&mut socket, code).await;
+                }
+                Some(Fault::DropTcp) | None => return state.disconnected(connection),
+                Some(Fault::Send(value)) => {
+                    if !send_json(&mut socket, &value).await {
+                        return state.disconnected(connection);
+                    }
+                }
+            },
+            incoming = socket.next() => {
+                let Some(Ok(message)) = incoming else {
+                    return state.disconnected(connection);
+                };
+                if let Some(payload) = gateway_payload(&message) {
+                    if payload["op"].as_u64() == Some(1) {
+                        state.heartbeats.fetch_add(1, Ordering::Relaxed);
+                        if !send_json(&mut socket, &json!({"op": 11})).await {
+                            return state.disconnected(connection);
+                        }
+                    }
+                } else if matches!(message, WsMessage::Close(_)) {
+                    return state.disconnected(connection);
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    fn dispatch_resumed(&self) {
+        self.session
+            .lock()
+            .unwrap()
+            .log
+            .push(("RESUMED".to_owned(), json!({"_trace": ["fake-discord"]})));
+    }
+
+    fn is_live(&self, connection: u64) -> bool {
+        matches!(self.live.lock().unwrap().as_ref(), Some((live, _)) if *live == connection)
+    }
+
+    /// Forgets the live connection, if it is still `connection`.
+    fn disconnected(&self, connection: u64) {
+        let mut live = self.live.lock().unwrap();
+        if matches!(live.as_ref(), Some((live, _)) if *live == connection) {
+            live.take();
+        }
+    }
+}
+
+/// The JSON of a text (or uncompressed binary) gateway frame. Parsed loosely: only
+/// `op` and a few `d` fields are read, never strictly typed (IDENTIFY's
+/// `presence.since` is not an integer).
+fn gateway_payload(message: &WsMessage) -> Option<Value> {
+    match message {
+        WsMessage::Text(text) => serde_json::from_str(text).ok(),
+        WsMessage::Binary(bytes) => serde_json::from_slice(bytes).ok(),
+        _ => None,
+    }
+}
