@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod bot;
 pub mod bus;
 pub mod envelope;
 pub mod pattern;

@@ -1,4 +1,5 @@
 //! Integration tests for bytebot-core against real, private `redis-server` processes.
+mod bot;
 mod bus;
 mod patterns;
 mod schema;
