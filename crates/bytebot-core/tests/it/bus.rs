@@ -436,6 +436,115 @@ async fn password_urls_authenticate_and_errors_stay_redacted() {
     assert!(message.contains(":***@127.0.0.1"), "{message}");
 }
 
+/// ACL users (`redis://user:password@host`) authenticate too.
+#[tokio::test]
+async fn acl_user_urls_authenticate() {
+    let redis = RedisServer::start().await;
+    let mut admin = redis.connection().await;
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("bot")
+        .arg("on")
+        .arg(">bot-pw")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://bot:bot-pw@127.0.0.1:{}", redis.port());
+    let mut subscription = subscribed(&url, &["inbound.*"], SubscribeOptions::default()).await;
+    let publisher = Publisher::start(config(&url, "test-publisher"), OutboxOptions::default());
+    publisher.publish("inbound.t.g.c.u", "as bot");
+    assert_eq!(&next(&mut subscription).await.payload[..], b"as bot");
+    let whoami: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(whoami.contains("user=bot"), "{whoami}");
+}
+
+/// The Go gateway logged the Redis password. Run a subscription and a publisher through
+/// an outage with every log level on, and search everything that was logged.
+#[tokio::test]
+async fn the_redis_password_never_reaches_the_logs() {
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let redis = RedisServer::builder()
+        .password("pw-in-logs-7f3a")
+        .start()
+        .await;
+    let mut subscription =
+        subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
+    let publisher = Publisher::start(
+        config(&redis.url(), "test-publisher"),
+        OutboxOptions::default(),
+    );
+    publisher.publish("inbound.t.g.c.u", "one");
+    next(&mut subscription).await;
+    redis.restart().await;
+    let mut connected = subscription.connected();
+    tokio::time::timeout(PATIENCE, connected.wait_for(|up| *up))
+        .await
+        .unwrap()
+        .unwrap();
+    let wrong = config(
+        &format!("redis://:pw-in-logs-7f3a-wrong@127.0.0.1:{}", redis.port()),
+        "t",
+    );
+    let failing = Subscription::start(wrong, vec!["x".into()], SubscribeOptions::default());
+    assert!(
+        failing
+            .wait_connected(Duration::from_millis(500))
+            .await
+            .is_err()
+    );
+    drop(failing);
+
+    let text = logs.text();
+    assert!(
+        text.contains("redis://:***@127.0.0.1"),
+        "the URL is logged, redacted:\n{text}"
+    );
+    assert!(
+        !text.contains("pw-in-logs-7f3a"),
+        "password leaked into logs:\n{text}"
+    );
+}
+
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 fn anyhow_like(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
