@@ -1,5 +1,81 @@
-//! example-subscriber: not built yet (see its issue); the workspace reserves the name.
+//! The example-subscriber binary: flags and logging, then [`example_subscriber::run`].
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("example-subscriber is not implemented yet")
+use std::process::ExitCode;
+
+use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use clap::{Parser, ValueEnum};
+use example_subscriber::Config;
+
+/// A Bytebot subscriber: answers !ping, !echo, !roll, !help, !shrug, !tableflip,
+/// !unflip and greetings, on every platform (it replies on each message's reply_topic).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Redis URL (`redis://[user:password@]host[:port][/db]`); the password is never printed.
+    #[arg(long, env = "REDIS_URL", default_value = DEFAULT_REDIS_URL, hide_env_values = true)]
+    redis_url: RedisUrl,
+    /// PSUBSCRIBE pattern, repeatable or comma-separated (default: every inbound message).
+    #[arg(
+        long = "pattern",
+        env = "BYTEBOT_PATTERNS",
+        value_delimiter = ',',
+        default_value = "inbound.*.*.*.*"
+    )]
+    patterns: Vec<String>,
+    /// What starts a command.
+    #[arg(long, env = "BYTEBOT_PREFIX", default_value = "!")]
+    prefix: String,
+    /// Answer messages written by bots too (off by default: two bots would answer each other forever).
+    #[arg(long, env = "BYTEBOT_ANSWER_BOTS")]
+    answer_bots: bool,
+    /// Log format: human-readable text or JSON lines (filter with RUST_LOG, default info).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    install_tracing(args.log_format);
+    let config = Config {
+        patterns: args.patterns,
+        prefix: args.prefix,
+        answer_bots: args.answer_bots,
+        ..Config::new(args.redis_url)
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("example-subscriber: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(example_subscriber::run(
+        config,
+        bytebot_core::shutdown::signal(),
+    )) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("example-subscriber: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` filters them (default `info`).
+fn install_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

@@ -1,0 +1,93 @@
+//! example-subscriber: a Bytebot subscriber answering `!ping`, `!echo`, `!roll`, `!help`,
+//! the classic reactions and greetings, on every platform.
+//!
+//! It is a library with one entry point, [`run`], so tests can run it in-process; the
+//! binary (`main.rs`) only parses flags, installs logging and calls it. The bus work
+//! (decoding, loop guard, ordering, outages, shutdown) is `bytebot_core::bot`'s; this
+//! crate holds only the commands, in [`commands`].
+
+pub mod commands;
+
+use std::future::Future;
+
+use anyhow::bail;
+use bytebot_core::bot::{Bot, BotStats};
+use bytebot_core::bus::{BusConfig, RedisUrl};
+use bytebot_core::envelope::{InboundMessage, OutboundMessage};
+use bytebot_core::pattern::{Pattern, Severity};
+
+use crate::commands::Command;
+
+/// The name this program's connections carry (`bytebot:example-subscriber:<host>`).
+pub const ROLE: &str = "example-subscriber";
+
+/// Validated settings for [`run`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where Redis is.
+    pub redis_url: RedisUrl,
+    /// PSUBSCRIBE patterns; by default every inbound message on every platform.
+    pub patterns: Vec<String>,
+    /// What starts a command (`!`).
+    pub prefix: String,
+    /// Answer messages written by bots too (off: the loop guard).
+    pub answer_bots: bool,
+}
+
+impl Config {
+    /// The defaults: every inbound message, prefix `!`, bots ignored.
+    pub fn new(redis_url: RedisUrl) -> Config {
+        Config {
+            redis_url,
+            patterns: vec![Pattern::all_inbound().to_string()],
+            prefix: "!".to_owned(),
+            answer_bots: false,
+        }
+    }
+}
+
+/// Answers commands until `shutdown` resolves, then drains and returns the counters.
+///
+/// Fails only at start-up: no pattern, an empty prefix, or a pattern that can never
+/// match a topic (the pattern linter's errors; its warnings are logged).
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<BotStats> {
+    if config.patterns.is_empty() {
+        bail!("no pattern to subscribe to");
+    }
+    if config.prefix.trim().is_empty() {
+        bail!("the command prefix must not be blank");
+    }
+    for pattern in &config.patterns {
+        for lint in bytebot_core::pattern::lint(pattern) {
+            match lint.severity {
+                Severity::Error => bail!("pattern `{pattern}`: {lint}"),
+                _ => tracing::warn!(%pattern, %lint, "suspicious pattern"),
+            }
+        }
+    }
+    let prefix = config.prefix.clone();
+    let bot = Bot::new(BusConfig::new(config.redis_url, ROLE), config.patterns)
+        .answer_bots(config.answer_bots);
+    let stats = bot
+        .run(move |message| answer(message, prefix.clone()), shutdown)
+        .await;
+    tracing::info!(?stats, "stopped");
+    Ok(stats)
+}
+
+/// The handler: at most one reply, a platform reply to the command's message.
+async fn answer(message: InboundMessage, prefix: String) -> Vec<OutboundMessage> {
+    let Some(command) = Command::parse(&message.content, &prefix) else {
+        return Vec::new();
+    };
+    tracing::debug!(topic = %message.topic, ?command, "answering");
+    let name = message
+        .author
+        .display_name
+        .as_deref()
+        .unwrap_or(&message.author.name);
+    vec![OutboundMessage::reply_to(
+        &message,
+        command.apply(name, &message.platform),
+    )]
+}
