@@ -1,5 +1,337 @@
-//! router-tools: not built yet (see its issue); the workspace reserves the name.
+//! The router-tools binary: flags and logging, then the subcommand's module.
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("router-tools is not implemented yet")
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytebot_core::Direction;
+use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use router_tools::chat::{self, ChatConfig, Identity};
+use router_tools::send::{self, Message, SendConfig};
+use router_tools::watch::{self, WatchConfig};
+use router_tools::{doctor, topic};
+
+/// The operator's command line for a Bytebot bus: watch traffic, send messages, chat
+/// with your bots from a terminal, check topics and patterns, print the envelope
+/// schemas, and diagnose the Redis connection.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Redis URL (`redis://[user:password@]host[:port][/db]`); the password is never printed.
+    #[arg(long, global = true, env = "REDIS_URL", default_value = DEFAULT_REDIS_URL, hide_env_values = true)]
+    redis_url: RedisUrl,
+    /// Log format for diagnostics on stderr (filter with RUST_LOG, default warn).
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print live traffic, one line per message (time, topic parts, author, content).
+    ///
+    /// Keeps watching across Redis restarts; Ctrl-C ends it.
+    Watch {
+        /// Patterns to watch (default: inbound.*, outbound.* and receipt.*).
+        patterns: Vec<String>,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish one inbound message as a gateway would (or a raw payload with --raw),
+    /// and print how many subscribers received it.
+    Send(SendArgs),
+    /// Chat with your bots from the terminal: each line is an inbound message on the
+    /// `console` platform; replies to this console are printed.
+    ///
+    /// Works with piped input too: `printf '!ping\n' | router-tools chat` prints `pong`
+    /// and exits once the replies are in (or after --timeout).
+    Chat(ChatArgs),
+    /// Parse, build, match and lint topics and patterns (offline).
+    #[command(subcommand)]
+    Topic(TopicCommand),
+    /// Print the JSON Schema of an envelope.
+    Schema {
+        /// Which envelope.
+        #[arg(value_enum)]
+        envelope: Envelope,
+    },
+    /// Check Redis: reachable? version, round trip, who is connected, and whether
+    /// anything listens on the inbound and outbound topics.
+    Doctor,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Envelope {
+    Inbound,
+    Outbound,
+}
+
+/// Where a console's messages come from. Defaults: platform `console`, space `local`,
+/// room `terminal`, user `$USER`.
+#[derive(Debug, Args)]
+struct IdentityArgs {
+    /// Platform segment of the topic.
+    #[arg(long, env = "BYTEBOT_PLATFORM", default_value = "console")]
+    platform: String,
+    /// Space (guild/server) segment.
+    #[arg(
+        long,
+        env = "BYTEBOT_SPACE",
+        default_value = "local",
+        conflicts_with = "direct"
+    )]
+    space: String,
+    /// Send as a direct message (space `@me`) instead of in --space.
+    #[arg(long)]
+    direct: bool,
+    /// Room (channel) segment.
+    #[arg(long, env = "BYTEBOT_ROOM", default_value = "terminal")]
+    room: String,
+    /// User segment and author id.
+    #[arg(long, env = "USER", default_value = "console-user")]
+    user: String,
+    /// Author display name (default: the user).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+impl IdentityArgs {
+    fn identity(self, bot: bool) -> Identity {
+        Identity {
+            platform: self.platform,
+            space: (!self.direct).then_some(self.space),
+            room: self.room,
+            user: self.user,
+            name: self.name,
+            bot,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    #[command(flatten)]
+    identity: IdentityArgs,
+    /// Mark the author as a bot (subscribers ignore bots by default).
+    #[arg(long)]
+    bot: bool,
+    /// Publish CONTENT as is on --topic, not as an envelope.
+    #[arg(long, requires = "topic")]
+    raw: bool,
+    /// The channel for --raw.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Wait for replies and print them, up to SECONDS (`--wait` alone: 5; `--wait=10`).
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "5")]
+    wait: Option<f64>,
+    /// The message text (or the raw payload).
+    content: String,
+}
+
+#[derive(Debug, Args)]
+struct ChatArgs {
+    #[command(flatten)]
+    identity: IdentityArgs,
+    /// After the input ends, the longest wait for replies.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    timeout: f64,
+    /// Print each reply's round-trip time to stderr.
+    #[arg(long)]
+    latency: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicCommand {
+    /// Show a topic's parts and its reply topic.
+    Parse {
+        /// The topic, e.g. inbound.discord.123.456.789.
+        topic: String,
+    },
+    /// Build a topic from raw parts (escaping them).
+    Build {
+        /// inbound, outbound or receipt.
+        #[arg(long, default_value = "inbound", value_parser = parse_direction)]
+        direction: Direction,
+        /// Platform name.
+        #[arg(long)]
+        platform: String,
+        /// Space (guild/server); omit with --direct.
+        #[arg(long, required_unless_present = "direct")]
+        space: Option<String>,
+        /// A direct message (space `@me`).
+        #[arg(long, conflicts_with = "space")]
+        direct: bool,
+        /// Room (channel).
+        #[arg(long)]
+        room: String,
+        /// User.
+        #[arg(long)]
+        user: String,
+    },
+    /// Does PATTERN match TOPIC? Exit status 0 when every topic matches, 1 otherwise.
+    Match {
+        /// A PSUBSCRIBE pattern.
+        pattern: String,
+        /// Topics to test.
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
+    /// Explain what a pattern really matches when that is probably not what you meant.
+    /// Exit status 1 when it can never match a topic.
+    Lint {
+        /// A PSUBSCRIBE pattern.
+        pattern: String,
+    },
+}
+
+fn parse_direction(text: &str) -> Result<Direction, String> {
+    text.parse()
+        .map_err(|err: bytebot_core::TopicError| err.to_string())
+}
+
+fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .with_context(|| format!("{flag} must be a positive number of seconds"))
+}
+
+/// Replies that come in quick succession are waited for this long after the last one.
+const SETTLE: Duration = Duration::from_millis(300);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_tracing(cli.log_format);
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("router-tools: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the command; `Ok(false)` is a negative answer (no match, lint errors).
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    let redis_url = cli.redis_url;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match cli.command {
+        Command::Watch { patterns, json } => {
+            let patterns = if patterns.is_empty() {
+                watch::DEFAULT_PATTERNS
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect()
+            } else {
+                patterns
+            };
+            runtime.block_on(watch::run(
+                WatchConfig {
+                    redis_url,
+                    patterns,
+                    json,
+                },
+                ctrl_c,
+            ))?;
+        }
+        Command::Send(args) => {
+            let message = if args.raw {
+                Message::Raw {
+                    channel: args.topic.expect("clap requires --topic with --raw"),
+                    payload: args.content.into_bytes(),
+                }
+            } else {
+                Message::Inbound {
+                    identity: args.identity.identity(args.bot),
+                    content: args.content,
+                }
+            };
+            let wait = args.wait.map(|wait| seconds(wait, "--wait")).transpose()?;
+            runtime.block_on(send::run(SendConfig {
+                redis_url,
+                message,
+                wait,
+                settle: SETTLE,
+            }))?;
+        }
+        Command::Chat(args) => {
+            let config = ChatConfig {
+                redis_url,
+                identity: args.identity.identity(false),
+                timeout: seconds(args.timeout, "--timeout")?,
+                settle: SETTLE,
+                latency: args.latency,
+            };
+            runtime.block_on(chat::run(config, ctrl_c))?;
+        }
+        Command::Topic(command) => return run_topic(command),
+        Command::Schema { envelope } => {
+            let schema = match envelope {
+                Envelope::Inbound => bytebot_core::envelope::inbound_schema(),
+                Envelope::Outbound => bytebot_core::envelope::outbound_schema(),
+            };
+            print!("{}", bytebot_core::envelope::render_schema(&schema));
+        }
+        Command::Doctor => print!("{}", runtime.block_on(doctor::run(redis_url))?),
+    }
+    Ok(true)
+}
+
+fn run_topic(command: TopicCommand) -> anyhow::Result<bool> {
+    match command {
+        TopicCommand::Parse { topic } => print!("{}", topic::parse(&topic)?),
+        TopicCommand::Build {
+            direction,
+            platform,
+            space,
+            direct: _,
+            room,
+            user,
+        } => {
+            println!(
+                "{}",
+                topic::build(direction, &platform, space.as_deref(), &room, &user)?
+            );
+        }
+        TopicCommand::Match { pattern, topics } => {
+            let (report, all) = topic::matches(&pattern, &topics);
+            print!("{report}");
+            return Ok(all);
+        }
+        TopicCommand::Lint { pattern } => {
+            let (report, clean) = topic::lint_report(&pattern);
+            print!("{report}");
+            return Ok(clean);
+        }
+    }
+    Ok(true)
+}
+
+/// Diagnostics go to stderr; `RUST_LOG` filters them (default `warn`: this is a
+/// command-line tool whose output is on stdout).
+fn install_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

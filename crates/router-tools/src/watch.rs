@@ -1,0 +1,216 @@
+//! `watch`: live traffic, one line per message, or JSON lines.
+
+use std::future::Future;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytebot_core::Topic;
+use bytebot_core::bus::{BusConfig, Delivery, RedisUrl, SubscribeOptions, Subscription};
+use bytebot_core::envelope::{decode_inbound, decode_outbound};
+use serde_json::json;
+
+/// The patterns `watch` uses when given none: every Bytebot topic.
+pub const DEFAULT_PATTERNS: [&str; 3] = ["inbound.*", "outbound.*", "receipt.*"];
+
+/// Settings for [`run`].
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// Where Redis is.
+    pub redis_url: RedisUrl,
+    /// What to watch.
+    pub patterns: Vec<String>,
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+/// Prints every delivery until `shutdown` resolves; survives Redis restarts (and
+/// says so on stderr).
+pub async fn run(config: WatchConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    for pattern in &config.patterns {
+        for lint in bytebot_core::pattern::lint(pattern) {
+            eprintln!("{pattern}: {lint}");
+        }
+    }
+    let bus_config = BusConfig::new(config.redis_url, "router-tools");
+    let mut subscription = Subscription::start(
+        bus_config.clone(),
+        config.patterns.clone(),
+        SubscribeOptions::default(),
+    );
+    subscription
+        .wait_connected(Duration::from_secs(5))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach redis at {} (is redis-server running? try `router-tools doctor`)",
+                bus_config.url()
+            )
+        })?;
+    eprintln!("watching {} (Ctrl-C to stop)", config.patterns.join(" "));
+    let mut connected = subscription.connected();
+    connected.borrow_and_update();
+    let mut stdout = std::io::stdout();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            changed = connected.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                if *connected.borrow_and_update() {
+                    eprintln!("-- reconnected to redis; watching again");
+                } else {
+                    eprintln!("-- lost the connection to redis; reconnecting (messages published meanwhile are not seen)");
+                }
+            }
+            delivery = subscription.recv() => {
+                let Some(delivery) = delivery else { return Ok(()) };
+                let line = if config.json { json_line(&delivery) } else { text_line(&delivery) };
+                if writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_err() {
+                    // The reader went away (`watch | head`): stop quietly.
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%H:%M:%S%.3f").to_string()
+}
+
+/// `12:01:02.345 inbound  console local/terminal alice: !ping`
+pub fn text_line(delivery: &Delivery) -> String {
+    let time = now();
+    let Ok(topic) = delivery.channel.parse::<Topic>() else {
+        return format!(
+            "{time} {} (not a topic) {}",
+            delivery.channel,
+            preview(&delivery.payload)
+        );
+    };
+    let place = format!(
+        "{:<8} {} {}/{}",
+        topic.direction().as_str(),
+        topic.platform(),
+        topic.space(),
+        topic.room()
+    );
+    let text = match topic.direction() {
+        bytebot_core::Direction::Inbound => match decode_inbound(&delivery.payload) {
+            Ok(message) => {
+                let bot = if message.author.bot { " [bot]" } else { "" };
+                format!("{}{bot}: {}", message.author.name, message.content)
+            }
+            Err(err) => format!(
+                "{}: (undecodable: {err}) {}",
+                topic.user(),
+                preview(&delivery.payload)
+            ),
+        },
+        bytebot_core::Direction::Outbound => match decode_outbound(&delivery.payload) {
+            Ok(message) => format!("-> {}: {}", topic.user(), message.content),
+            Err(err) => format!(
+                "-> {}: (undecodable: {err}) {}",
+                topic.user(),
+                preview(&delivery.payload)
+            ),
+        },
+        _ => format!("{}: {}", topic.user(), preview(&delivery.payload)),
+    };
+    format!("{time} {place} {text}")
+}
+
+/// One JSON object: time, pattern, topic, and the envelope (or the raw payload and why
+/// it did not decode).
+pub fn json_line(delivery: &Delivery) -> String {
+    let envelope: Result<serde_json::Value, String> =
+        match delivery.channel.parse::<Topic>().map(|t| t.direction()) {
+            Ok(bytebot_core::Direction::Inbound) => decode_inbound(&delivery.payload)
+                .map(|m| json!(m))
+                .map_err(|e| e.to_string()),
+            Ok(bytebot_core::Direction::Outbound) => decode_outbound(&delivery.payload)
+                .map(|m| json!(m))
+                .map_err(|e| e.to_string()),
+            _ => serde_json::from_slice(&delivery.payload).map_err(|e| e.to_string()),
+        };
+    let mut line = json!({
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "pattern": delivery.pattern,
+        "topic": delivery.channel,
+    });
+    match envelope {
+        Ok(envelope) => line["envelope"] = envelope,
+        Err(error) => {
+            line["error"] = json!(error);
+            line["payload"] = json!(String::from_utf8_lossy(&delivery.payload));
+        }
+    }
+    line.to_string()
+}
+
+/// The first 120 characters of a payload, on one line.
+fn preview(payload: &[u8]) -> String {
+    let text = String::from_utf8_lossy(payload);
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect();
+    if text.chars().count() > 120 {
+        format!("{one_line}... ({} bytes)", payload.len())
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytebot_core::envelope::{Author, InboundMessage, OutboundMessage};
+
+    fn delivery(channel: &str, payload: Vec<u8>) -> Delivery {
+        Delivery {
+            pattern: "*".into(),
+            channel: channel.into(),
+            payload: payload.into(),
+        }
+    }
+
+    #[test]
+    fn text_lines_show_topic_parts_author_and_content() {
+        let topic: Topic = "inbound.console.local.terminal.alice".parse().unwrap();
+        let message =
+            InboundMessage::new(topic.clone(), "1", Author::new("alice", "Alice"), "!ping");
+        let line = text_line(&delivery(&topic.to_string(), message.encode()));
+        assert!(
+            line.ends_with("inbound  console local/terminal Alice: !ping"),
+            "{line}"
+        );
+
+        let reply = OutboundMessage::reply_to(&message, "pong");
+        let line = text_line(&delivery(&topic.reply().to_string(), reply.encode()));
+        assert!(
+            line.ends_with("outbound console local/terminal -> alice: pong"),
+            "{line}"
+        );
+
+        let line = text_line(&delivery(&topic.to_string(), b"{oops".to_vec()));
+        assert!(
+            line.contains("(undecodable: invalid envelope JSON: ") && line.ends_with("{oops"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn json_lines_carry_the_envelope_or_the_error() {
+        let topic = "inbound.console.local.terminal.alice";
+        let line: serde_json::Value =
+            serde_json::from_str(&json_line(&delivery(topic, b"nope".to_vec()))).unwrap();
+        assert_eq!(line["topic"], topic);
+        assert_eq!(line["payload"], "nope");
+        assert!(line["error"].is_string());
+    }
+}
