@@ -5,6 +5,7 @@ pub mod bot;
 pub mod bus;
 pub mod envelope;
 pub mod pattern;
+pub mod receipt;
 pub mod shutdown;
 pub mod topic;
 

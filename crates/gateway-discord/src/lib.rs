@@ -6,7 +6,8 @@
 //! - Outbound (`outbound.rs`): whatever arrives on `outbound.discord.*` is sent to the
 //!   channel in its topic (split at Discord's 2000-character limit, as a reply when it
 //!   has `reply_to`, with safe mentions), in order per channel; a
-//!   [`DeliveryReceipt`] follows on `receipt.discord.*`.
+//!   delivery receipt (`bytebot_core::receipt::DeliveryReceipt`) follows on
+//!   `receipt.discord.*`.
 //!
 //! Serenity types stay inside this crate; `convert.rs` is the only place that maps them
 //! to and from envelopes. `main.rs` parses flags into a [`Config`] and calls [`run`].
@@ -14,7 +15,6 @@
 mod convert;
 mod inbound;
 mod outbound;
-pub mod receipt;
 
 use std::fmt;
 use std::future::Future;
@@ -29,8 +29,6 @@ use bytebot_core::bus::{
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
 use tokio::sync::watch;
-
-pub use receipt::{DeliveryError, DeliveryReceipt};
 
 /// Validated settings for [`run`].
 pub struct Config {

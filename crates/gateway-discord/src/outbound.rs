@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use bytebot_core::bus::{Delivery, Publisher, Subscription};
 use bytebot_core::envelope::{OutboundMessage, decode_outbound};
+use bytebot_core::receipt::{DeliveryError, DeliveryReceipt};
 use bytebot_core::{Direction, Topic};
 use serenity::all::{ChannelId, CreateMessage, Http, HttpError};
 use tokio::sync::{mpsc, watch};
@@ -27,7 +28,6 @@ use tokio::time::Instant;
 
 use crate::Metrics;
 use crate::convert::{self, outbound_channel, outbound_requests};
-use crate::receipt::{DeliveryError, DeliveryReceipt};
 
 /// Bounds on the outbound side's memory and idle tasks.
 #[derive(Debug, Clone, Copy)]

@@ -14,6 +14,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RedisServerBuilder {
     password: Option<String>,
     unix_socket: bool,
+    tls: bool,
 }
 
 impl RedisServerBuilder {
@@ -26,6 +27,13 @@ impl RedisServerBuilder {
     /// Also listens on a Unix socket inside the server's temporary directory.
     pub fn unix_socket(mut self) -> Self {
         self.unix_socket = true;
+        self
+    }
+
+    /// Serves TLS only, with a self-signed certificate made by the `openssl` command;
+    /// [`RedisServer::url`] is then `rediss://...#insecure`.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
         self
     }
 
@@ -74,11 +82,17 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>`, with the password when one is set.
+    /// `redis://127.0.0.1:<port>`, with the password when one is set
+    /// (`rediss://...#insecure` for a TLS server: its certificate is self-signed).
     pub fn url(&self) -> String {
+        let (scheme, fragment) = if self.options.tls {
+            ("rediss", "#insecure")
+        } else {
+            ("redis", "")
+        };
         match &self.options.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}{fragment}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}{fragment}", self.port),
         }
     }
 
@@ -136,9 +150,22 @@ impl RedisServer {
 
     async fn spawn(&self) {
         let mut command = Command::new("redis-server");
+        if self.options.tls {
+            let (cert, key) = self.self_signed_certificate();
+            command
+                .args(["--port", "0", "--tls-port"])
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(&cert)
+                .arg("--tls-key-file")
+                .arg(&key)
+                .arg("--tls-ca-cert-file")
+                .arg(&cert)
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            command.arg("--port").arg(self.port.to_string());
+        }
         command
-            .arg("--port")
-            .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -159,6 +186,37 @@ impl RedisServer {
         });
         *self.child.lock().expect("lock") = Some(child);
         self.wait_for_ping().await;
+    }
+
+    /// Makes (once) a self-signed certificate for 127.0.0.1 in the server's directory.
+    fn self_signed_certificate(&self) -> (PathBuf, PathBuf) {
+        let cert = self.dir.path().join("tls.crt");
+        let key = self.dir.path().join("tls.key");
+        if !cert.exists() {
+            let status = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap_or_else(|err| panic!("running openssl (is it installed?): {err}"));
+            assert!(
+                status.success(),
+                "openssl could not make a test certificate"
+            );
+        }
+        (cert, key)
     }
 
     async fn wait_for_ping(&self) {

@@ -567,6 +567,30 @@ async fn unix_socket_urls_work() {
     assert_eq!(&next(&mut subscription).await.payload[..], b"over a socket");
 }
 
+/// `rediss://` really negotiates TLS (with the rustls `ring` provider compiled in).
+#[tokio::test]
+async fn tls_urls_work() {
+    let redis = RedisServer::builder()
+        .tls()
+        .password("tls-pw")
+        .start()
+        .await;
+    assert!(redis.url().starts_with("rediss://"));
+    let mut subscription =
+        subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
+    let publisher = Publisher::start(
+        config(&redis.url(), "test-publisher"),
+        OutboxOptions::default(),
+    );
+    publisher.publish("inbound.t.g.c.u", "over tls");
+    assert_eq!(&next(&mut subscription).await.payload[..], b"over tls");
+    // The plain-text protocol is refused on the TLS port, so the bytes above were TLS.
+    let plain = config(&format!("redis://:tls-pw@127.0.0.1:{}", redis.port()), "t")
+        .with_connection_timeout(Duration::from_secs(2))
+        .with_response_timeout(Duration::from_secs(2));
+    assert!(bus::connect(&plain).await.is_err());
+}
+
 /// A tool that needs Redis now gets a clear, bounded error instead of hanging.
 #[tokio::test]
 async fn waiting_for_an_absent_redis_times_out_clearly() {
