@@ -1,1 +1,9 @@
 //! End-to-end tests: the built binaries against private Redis servers.
+//!
+//! Each test starts its own `redis-server` and its own processes (killed on drop), so
+//! tests run in parallel and a failure leaves nothing behind.
+
+mod chat;
+mod demo;
+mod python;
+mod tools;

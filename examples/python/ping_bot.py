@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""A Bytebot subscriber in Python, with redis-py only: answers `!ping` with `pong`.
+
+Written against the documented contract (docs/subscribers.md and schema/*.json), not
+generated code: the topic grammar, the inbound envelope's JSON, and the outbound
+envelope to publish on its `reply_topic`.
+
+    pip install -r requirements.txt
+    REDIS_URL=redis://127.0.0.1:6379 python3 ping_bot.py
+
+Ctrl-C (SIGINT) or SIGTERM stops it.
+"""
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+import redis
+
+# Every inbound message on every platform: five whole segments, direction `inbound`.
+# (`inbound.discord.<guild>.*.*` would be one Discord guild; see docs/subscribers.md.)
+PATTERN = os.environ.get("BYTEBOT_PATTERN", "inbound.*.*.*.*")
+# Payloads larger than this are skipped unparsed, as the Rust decoder does.
+MAX_PAYLOAD_BYTES = 1024 * 1024
+
+log = logging.getLogger("ping_bot")
+
+
+def decode_inbound(payload):
+    """The inbound envelope as a dict, or raises ValueError saying why it is not one."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
+    message = json.loads(payload)  # raises ValueError (JSONDecodeError) on bad JSON
+    if not isinstance(message, dict):
+        raise ValueError("not a JSON object")
+    if message.get("v") != 1:
+        raise ValueError(f"unsupported envelope version {message.get('v')!r}")
+    for field in ("id", "reply_topic", "message_id", "content", "author"):
+        if field not in message:
+            raise ValueError(f"missing field `{field}`")
+    if not str(message["reply_topic"]).startswith("outbound."):
+        # Publishing on an inbound topic would reach subscribers again: a loop.
+        raise ValueError("reply_topic is not an outbound topic")
+    return message
+
+
+def answer(message):
+    """The reply's content, or None to stay quiet."""
+    if message["content"].strip() == "!ping":
+        return "pong"
+    return None
+
+
+def handle(client, channel, payload):
+    try:
+        message = decode_inbound(payload)
+    except ValueError as err:
+        log.warning("skipping an undecodable message on %s: %s", channel, err)
+        return
+    if message["author"].get("bot", True):
+        # The loop guard: never answer bots (a missing flag counts as a bot).
+        return
+    content = answer(message)
+    if content is None or not content.strip():
+        return  # never publish an empty reply
+    reply = {
+        "v": 1,
+        "content": content,
+        "reply_to": message["message_id"],  # answer the platform message
+        "in_reply_to": message["id"],  # correlate with the inbound envelope
+    }
+    client.publish(message["reply_topic"], json.dumps(reply))
+
+
+def connect(url):
+    # RESP2 pub/sub (protocol=2) works with any Redis and any redis-py. Every connection
+    # is named like those of Bytebot's programs, so `router-tools doctor` can tell who
+    # is listening.
+    client = redis.Redis.from_url(
+        url,
+        protocol=2,
+        client_name=f"bytebot:python-ping-bot:{socket.gethostname()}",
+        socket_connect_timeout=5,
+        health_check_interval=5,
+    )
+    client.ping()  # fail fast (and retry) when Redis is not there
+    return client
+
+
+def main():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
+    stopping = False
+
+    def stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+        log.info("received signal %d; shutting down", signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    delay = 0.05
+    while not stopping:
+        try:
+            client = connect(url)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.psubscribe(PATTERN)
+            log.info("subscribed to %s; answering !ping", PATTERN)
+            delay = 0.05
+            while not stopping:
+                # A short timeout keeps the loop responsive to signals.
+                item = pubsub.get_message(timeout=0.2)
+                if item and item["type"] == "pmessage":
+                    handle(client, item["channel"].decode("utf-8", "replace"), item["data"])
+            pubsub.close()
+            client.close()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
+            # Pub/sub keeps nothing for us while we are away: re-subscribe and go on.
+            log.warning("redis unavailable (%s); retrying in %.2fs", err, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
