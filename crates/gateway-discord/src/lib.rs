@@ -158,12 +158,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     tracing::info!(user = %own_user.name, user_id = %own_user.id, redis = %config.redis_url, api = config.discord_api_url.as_deref().unwrap_or("discord.com"), "starting");
 
     let publisher = Publisher::start(bus.clone(), OutboxOptions::default());
-    let handler = inbound::Handler {
-        publisher: publisher.clone(),
-        own_user_id: own_user.id,
-        include_bots: config.include_bots,
-        metrics: Arc::clone(&config.metrics),
-    };
+    let handler = inbound::Handler(Arc::new(inbound::Inbound::new(
+        publisher.clone(),
+        own_user.id,
+        config.include_bots,
+        Arc::clone(&config.metrics),
+    )));
     let mut client = ClientBuilder::new_with_http(http, INTENTS)
         .event_handler(handler)
         .await

@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -197,6 +198,8 @@ struct State {
     requests: Mutex<Vec<RestRequest>>,
     posted: Mutex<Vec<PostedMessage>>,
     failures: Mutex<HashMap<u64, Failure>>,
+    /// How long each `POST .../messages` takes to answer (a slow Discord).
+    post_delay: Mutex<Duration>,
     /// Close with this code instead of answering IDENTIFY (e.g. 4014).
     close_on_identify: Mutex<Option<u16>>,
     session: Mutex<Session>,
@@ -289,6 +292,12 @@ impl FakeDiscord {
                 message: message.to_owned(),
             },
         );
+    }
+
+    /// Makes every `POST .../messages` take `delay` to answer (recorded on arrival), to
+    /// test sends in flight at shutdown.
+    pub fn delay_posts(&self, delay: Duration) {
+        *self.state.post_delay.lock().unwrap() = delay;
     }
 
     /// Closes the socket with `code` instead of answering the next IDENTIFYs (4014:
@@ -447,6 +456,10 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         };
         state.requests.lock().unwrap().push(request.clone());
+        let delay = *state.post_delay.lock().unwrap();
+        if request.method == "POST" && !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let (status, response) = answer(&state, &request);
         let response = response.to_string();
         let head = format!(

@@ -112,3 +112,30 @@ async fn include_bots_publishes_other_bots_but_never_itself() {
     assert!(inbound.try_recv().is_none(), "the gateway published itself");
     gateway.stop().await.unwrap();
 }
+
+/// A burst of messages in one channel reaches subscribers in the order people wrote
+/// them (serenity runs each event handler on its own task, so this is not a given).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_in_one_channel_is_published_in_order() {
+    let gateway = Gateway::start().await;
+    let mut inbound = gateway.subscribe("inbound.discord.*").await;
+    for i in 0..50 {
+        gateway.discord.send_message(&DiscordMessage::guild(
+            GUILD,
+            CHANNEL,
+            ALICE,
+            &format!("message {i}"),
+        ));
+    }
+    let mut contents = Vec::new();
+    while contents.len() < 50 {
+        contents.push(
+            decode_inbound(&next(&mut inbound).await.payload)
+                .unwrap()
+                .content,
+        );
+    }
+    let expected: Vec<String> = (0..50).map(|i| format!("message {i}")).collect();
+    assert_eq!(contents, expected);
+    gateway.stop().await.unwrap();
+}

@@ -223,3 +223,130 @@ async fn late_subscribers_receive_later_messages() {
     );
     gateway.stop().await.unwrap();
 }
+
+/// Op 9 with `d: false` ends the session: serenity identifies again (after a pause
+/// Discord requires) and the gateway keeps publishing, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifies_again_after_an_invalid_session() {
+    let gateway = Gateway::start().await;
+    let mut inbound = gateway.subscribe("inbound.discord.*").await;
+    gateway.discord.invalidate_session(false);
+    assert!(
+        wait_until(PATIENCE, || gateway.discord.identify_count() == 2
+            && gateway.discord.connected())
+        .await,
+        "no new session after op 9"
+    );
+    for i in 0..10 {
+        gateway.discord.send_message(&DiscordMessage::guild(
+            GUILD,
+            CHANNEL,
+            ALICE,
+            &format!("new session {i}"),
+        ));
+    }
+    let mut contents = Vec::new();
+    while contents.len() < 10 {
+        contents.push(
+            decode_inbound(&next(&mut inbound).await.payload)
+                .unwrap()
+                .content,
+        );
+    }
+    let expected: Vec<String> = (0..10).map(|i| format!("new session {i}")).collect();
+    assert_eq!(contents, expected);
+    gateway.stop().await.unwrap();
+}
+
+/// Messages Discord dispatches right after READY, before the gateway's in-order
+/// collector is registered, are published too (by the event handler).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_right_after_ready_are_not_lost() {
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    let mut inbound = subscribe(&redis, "inbound.discord.*").await;
+    // Queued before the gateway connects: the fake sends them in the same burst as READY.
+    for i in 0..5 {
+        discord.send_message(&DiscordMessage::guild(
+            GUILD,
+            CHANNEL,
+            ALICE,
+            &format!("early {i}"),
+        ));
+    }
+    let (stop, stopped) = oneshot::channel::<()>();
+    let gateway = tokio::spawn(gateway_discord::run(config(&redis, &discord), async {
+        let _ = stopped.await;
+    }));
+    let mut contents = Vec::new();
+    while contents.len() < 5 {
+        contents.push(
+            decode_inbound(&next(&mut inbound).await.payload)
+                .unwrap()
+                .content,
+        );
+    }
+    contents.sort();
+    assert_eq!(
+        contents,
+        ["early 0", "early 1", "early 2", "early 3", "early 4"]
+    );
+    // Exactly once each.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), inbound.recv())
+            .await
+            .is_err(),
+        "a message was published twice"
+    );
+    stop.send(()).unwrap();
+    gateway.await.unwrap().unwrap();
+}
+
+/// On SIGTERM the sends already taken from Redis finish before the gateway exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_the_sends_in_flight() {
+    let gateway = Gateway::start().await;
+    gateway.discord.delay_posts(Duration::from_millis(300));
+    for i in 0..3 {
+        gateway
+            .publish(&outbound_topic(CHANNEL), format!("\"in flight {i}\""))
+            .await;
+    }
+    assert!(
+        wait_until(PATIENCE, || gateway
+            .discord
+            .requests()
+            .iter()
+            .any(|request| request.method == "POST"))
+        .await
+    );
+    let posted_before = gateway.discord.posted_in(CHANNEL).len();
+    assert!(posted_before < 3, "too late: everything was already sent");
+    let (stopped, discord) = gateway.stop_keeping_discord().await;
+    stopped.unwrap();
+    let contents: Vec<String> = discord
+        .posted_in(CHANNEL)
+        .iter()
+        .map(|posted| posted.content().to_owned())
+        .collect();
+    assert_eq!(contents, ["in flight 0", "in flight 1", "in flight 2"]);
+}
+
+/// A send that never completes cannot hold the gateway past its shutdown deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_deadline_bounds_a_stuck_send() {
+    let gateway =
+        Gateway::start_with(|config| config.shutdown_timeout = Duration::from_secs(1)).await;
+    gateway.discord.delay_posts(Duration::from_secs(3600));
+    gateway.publish(&outbound_topic(CHANNEL), "\"stuck\"").await;
+    assert!(
+        wait_until(PATIENCE, || gateway
+            .discord
+            .requests()
+            .iter()
+            .any(|request| request.method == "POST"))
+        .await
+    );
+    // `stop` fails the test if the gateway is not gone within PATIENCE.
+    gateway.stop().await.unwrap();
+}

@@ -105,14 +105,20 @@ impl Gateway {
     }
 
     /// Stops the gateway as SIGTERM would and returns what `run` returned.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop_keeping_discord().await.0
+    }
+
+    /// [`Gateway::stop`], keeping the fake Discord to inspect afterwards.
+    pub async fn stop_keeping_discord(mut self) -> (anyhow::Result<()>, FakeDiscord) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::timeout(PATIENCE, &mut self.task)
+        let result = tokio::time::timeout(PATIENCE, &mut self.task)
             .await
             .expect("the gateway stops within the deadline")
-            .expect("the gateway task does not panic")
+            .expect("the gateway task does not panic");
+        (result, self.discord)
     }
 }
 
