@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, env = "BYTEBOT_ANSWER_BOTS")]
     answer_bots: bool,
     /// Log format: human-readable text or JSON lines (filter with RUST_LOG, default info).
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 }
 

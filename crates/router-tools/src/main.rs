@@ -22,7 +22,7 @@ struct Cli {
     #[arg(long, global = true, env = "REDIS_URL", default_value = DEFAULT_REDIS_URL, hide_env_values = true)]
     redis_url: RedisUrl,
     /// Log format for diagnostics on stderr (filter with RUST_LOG, default warn).
-    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,

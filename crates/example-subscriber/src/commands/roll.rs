@@ -16,9 +16,9 @@ const USAGE: &str =
 pub enum Roll {
     /// A valid request.
     Dice {
-        /// N, 1..=[`MAX_DICE`].
+        /// N, from 1 to `MAX_DICE` (100).
         count: u32,
-        /// M, 2..=[`MAX_SIDES`].
+        /// M, from 2 to `MAX_SIDES` (1000).
         sides: u32,
     },
     /// A request that cannot be rolled; the text says why.
