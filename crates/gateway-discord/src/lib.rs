@@ -176,14 +176,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         Subscription::start(bus, vec![outbound::pattern()], SubscribeOptions::default());
     let (stop_outbound, stop_receiver) = watch::channel(false);
     let outbound = tokio::spawn(outbound::run(
-        subscription,
-        http,
-        publisher.clone(),
-        Arc::clone(&config.metrics),
-        config.allow_mass_mentions,
-        outbound::Limits::default(),
+        outbound::Outbound {
+            subscription,
+            http,
+            publisher: publisher.clone(),
+            metrics: Arc::clone(&config.metrics),
+            allow_mass_mentions: config.allow_mass_mentions,
+            limits: outbound::Limits::default(),
+            drain_timeout: config.shutdown_timeout,
+        },
         stop_receiver,
-        config.shutdown_timeout,
     ));
 
     let mut result = Ok(());

@@ -83,19 +83,34 @@ struct Shared {
     total_pending: AtomicUsize,
 }
 
+/// What the outbound side needs from `crate::run`.
+pub(crate) struct Outbound {
+    /// The `outbound.discord.*` subscription; dropped first on shutdown.
+    pub(crate) subscription: Subscription,
+    /// Serenity's REST client (rate-limited, or pointed at a proxy).
+    pub(crate) http: Arc<Http>,
+    /// Where receipts go.
+    pub(crate) publisher: Publisher,
+    pub(crate) metrics: Arc<Metrics>,
+    /// The operator's `--allow-mass-mentions`.
+    pub(crate) allow_mass_mentions: bool,
+    pub(crate) limits: Limits,
+    /// On shutdown, how long the workers get to finish what they hold.
+    pub(crate) drain_timeout: Duration,
+}
+
 /// Runs until `stop` turns true, then stops reading Redis and lets the workers finish
-/// what they have within `drain_timeout`.
-#[allow(clippy::too_many_arguments)] // one call site, in `crate::run`
-pub(crate) async fn run(
-    mut subscription: Subscription,
-    http: Arc<Http>,
-    publisher: Publisher,
-    metrics: Arc<Metrics>,
-    allow_mass_mentions: bool,
-    limits: Limits,
-    mut stop: watch::Receiver<bool>,
-    drain_timeout: Duration,
-) {
+/// what they have within the drain timeout.
+pub(crate) async fn run(outbound: Outbound, mut stop: watch::Receiver<bool>) {
+    let Outbound {
+        mut subscription,
+        http,
+        publisher,
+        metrics,
+        allow_mass_mentions,
+        limits,
+        drain_timeout,
+    } = outbound;
     let shared = Arc::new(Shared {
         http,
         publisher,
@@ -358,4 +373,126 @@ fn discord_error(err: &serenity::Error) -> DeliveryError {
 /// The pattern the gateway subscribes to: every outbound topic of this platform.
 pub(crate) fn pattern() -> String {
     format!("outbound.{}.*", convert::PLATFORM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytebot_core::bus::{BusConfig, OutboxOptions, RedisUrl, SubscribeOptions};
+    use bytebot_core::receipt::decode_receipt;
+    use bytebot_test_support::{FakeDiscord, RedisServer, wait_until};
+    use serenity::all::HttpBuilder;
+
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    fn worker(pending: usize, idle_for: Duration) -> Worker {
+        let (sender, _) = mpsc::channel(1);
+        Worker {
+            sender,
+            pending: Arc::new(AtomicUsize::new(pending)),
+            last_used: Instant::now() - idle_for,
+        }
+    }
+
+    /// Idle channels must not keep a task each forever; busy ones must never be cut off
+    /// (their queue would be lost, or a new worker would race the old one).
+    #[tokio::test]
+    async fn only_idle_workers_are_retired() {
+        let mut workers = HashMap::from([
+            (ChannelId::new(1), worker(0, Duration::from_secs(120))),
+            (ChannelId::new(2), worker(1, Duration::from_secs(120))),
+            (ChannelId::new(3), worker(0, Duration::from_secs(1))),
+        ]);
+        retire_idle(&mut workers, Duration::from_secs(60));
+        let mut kept: Vec<u64> = workers.keys().map(|id| id.get()).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [2, 3]);
+    }
+
+    /// A flooded channel loses its own overflow (counted, with a failed receipt) instead
+    /// of growing memory or holding up other channels.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_channel_queue_drops_with_a_failed_receipt() {
+        let redis = RedisServer::start().await;
+        let discord = FakeDiscord::start().await;
+        discord.delay_posts(Duration::from_millis(500));
+        let bus = BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "test");
+        let publisher = Publisher::start(bus.clone(), OutboxOptions::default());
+        let subscription =
+            Subscription::start(bus.clone(), vec![pattern()], SubscribeOptions::default());
+        subscription.wait_connected(PATIENCE).await.unwrap();
+        let receipts = Subscription::start(
+            bus,
+            vec!["receipt.discord.*".to_owned()],
+            SubscribeOptions::default(),
+        );
+        receipts.wait_connected(PATIENCE).await.unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let http = HttpBuilder::new("token")
+            .proxy(discord.api_url())
+            .ratelimiter_disabled(true)
+            .build();
+        let (stop, stop_receiver) = watch::channel(false);
+        let task = tokio::spawn(run(
+            Outbound {
+                subscription,
+                http: Arc::new(http),
+                publisher,
+                metrics: Arc::clone(&metrics),
+                allow_mass_mentions: false,
+                limits: Limits {
+                    per_channel_queue: 1,
+                    ..Limits::default()
+                },
+                drain_timeout: PATIENCE,
+            },
+            stop_receiver,
+        ));
+
+        let mut connection = redis.connection().await;
+        let topic = "outbound.discord.1.42.7";
+        // The first goes in flight as soon as it is read; publish the rest meanwhile.
+        let _: () = redis::cmd("PUBLISH")
+            .arg(topic)
+            .arg("\"0\"")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(wait_until(PATIENCE, || !discord.requests().is_empty()).await);
+        let mut pipeline = redis::pipe();
+        for i in 1..5 {
+            pipeline
+                .cmd("PUBLISH")
+                .arg(topic)
+                .arg(format!("\"{i}\""))
+                .ignore();
+        }
+        let _: () = pipeline.query_async(&mut connection).await.unwrap();
+
+        assert!(wait_until(PATIENCE, || metrics.snapshot().outbound_dropped == 3).await);
+        assert!(wait_until(PATIENCE, || discord.posted_in(42).len() == 2).await);
+        let sent: Vec<String> = discord
+            .posted_in(42)
+            .iter()
+            .map(|posted| posted.content().to_owned())
+            .collect();
+        assert_eq!(sent, ["0", "1"]);
+        let mut receipts = receipts;
+        let mut n_refused = 0;
+        for _ in 0..5 {
+            let delivery = tokio::time::timeout(PATIENCE, receipts.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(delivery.channel, "receipt.discord.1.42.7");
+            let receipt = decode_receipt(&delivery.payload).unwrap();
+            if !receipt.ok {
+                n_refused += 1;
+                assert!(receipt.error.unwrap().message.contains("queue is full"));
+            }
+        }
+        assert_eq!(n_refused, 3);
+        stop.send_replace(true);
+        task.await.unwrap();
+    }
 }
