@@ -48,18 +48,20 @@ impl Running {
     }
 }
 
-/// Starts `bot` with `handler` and waits until its pattern is subscribed.
+/// Starts `bot` with `handler` and waits until its pattern is subscribed (one more
+/// pattern subscription than before: a reply listener may already hold one).
 async fn start<H, F>(redis: &RedisServer, bot: Bot, handler: H) -> Running
 where
     H: Fn(InboundMessage) -> F + Send + Sync + 'static,
     F: Future<Output = Vec<OutboundMessage>> + Send + 'static,
 {
     let counters = bot.counters();
+    let before = pattern_subscribers(redis).await;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(bot.run(handler, async {
         let _ = stopped.await;
     }));
-    wait_for_pattern_subscribers(redis, 1).await;
+    wait_for_pattern_subscribers(redis, before + 1).await;
     Running {
         counters,
         stop,
@@ -67,16 +69,20 @@ where
     }
 }
 
-async fn wait_for_pattern_subscribers(redis: &RedisServer, expected: i64) {
+/// `PUBSUB NUMPAT`: pattern subscriptions on the server.
+async fn pattern_subscribers(redis: &RedisServer) -> i64 {
     let mut connection = redis.connection().await;
+    redis::cmd("PUBSUB")
+        .arg("NUMPAT")
+        .query_async(&mut connection)
+        .await
+        .unwrap_or(0)
+}
+
+async fn wait_for_pattern_subscribers(redis: &RedisServer, expected: i64) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let numpat: i64 = redis::cmd("PUBSUB")
-            .arg("NUMPAT")
-            .query_async(&mut connection)
-            .await
-            .unwrap_or(0);
-        if numpat >= expected {
+        if pattern_subscribers(redis).await >= expected {
             return;
         }
         assert!(
@@ -137,7 +143,6 @@ async fn replies_are_published_on_the_reply_topic_with_in_reply_to() {
         },
     )
     .await;
-    wait_for_pattern_subscribers(&redis, 2).await;
 
     let message = inbound("r", "hello");
     assert_eq!(
