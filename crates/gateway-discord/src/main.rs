@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
-use clap::{Parser, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Parser, ValueEnum};
 use gateway_discord::Config;
 use secrecy::SecretString;
 
@@ -22,15 +23,15 @@ struct Args {
     #[arg(long, env = "REDIS_URL", default_value = DEFAULT_REDIS_URL, hide_env_values = true)]
     redis_url: RedisUrl,
     /// Send Discord REST calls to this proxy (e.g. http://nirn-proxy:8080); turns serenity's rate limiter off.
-    #[arg(long, env = "DISCORD_API_URL", value_parser = parse_api_url)]
+    #[arg(long, env = "DISCORD_API_URL", value_parser = parse_api_url, hide_env_values = true)]
     discord_api_url: Option<String>,
     /// Also publish messages written by other bots (never the gateway's own).
-    #[arg(long, env = "BYTEBOT_INCLUDE_BOTS")]
+    #[arg(long, env = "BYTEBOT_INCLUDE_BOTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     include_bots: bool,
     /// Let envelopes with "mentions": "all" ping @everyone, @here and roles.
-    #[arg(long, env = "BYTEBOT_ALLOW_MASS_MENTIONS")]
+    #[arg(long, env = "BYTEBOT_ALLOW_MASS_MENTIONS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     allow_mass_mentions: bool,
-    /// Log format.
+    /// Log format (levels come from RUST_LOG, default info).
     #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Seconds to finish sends in flight on SIGINT/SIGTERM before exiting.
@@ -102,5 +103,30 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from(["gateway-discord", "--include-bots"]).unwrap();
+        assert!(args.include_bots);
+        assert!(Args::try_parse_from(["gateway-discord", "--token", "x"]).is_err());
+    }
+
+    /// serenity appends `/api/v10/...` to the proxy URL: a trailing slash would double it.
+    #[test]
+    fn api_urls_are_http_without_a_trailing_slash() {
+        assert_eq!(
+            parse_api_url("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(parse_api_url("127.0.0.1:8080").is_err());
+        assert!(parse_api_url("ws://127.0.0.1:8080").is_err());
     }
 }
