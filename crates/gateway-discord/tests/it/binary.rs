@@ -90,7 +90,8 @@ async fn close_4014_exits_non_zero_with_the_hint() {
 }
 
 /// Run a full session (login, inbound, outbound, resume, shutdown) at trace level and
-/// search everything the binary printed for the token.
+/// search everything the binary printed for the token (in JSON logs, which must all
+/// parse).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_never_appears_in_logs_at_trace_level() {
     let redis = RedisServer::start().await;
@@ -101,7 +102,9 @@ async fn token_never_appears_in_logs_at_trace_level() {
         .env("DISCORD_TOKEN", TOKEN)
         .env("REDIS_URL", redis.url())
         .env("DISCORD_API_URL", discord.api_url())
-        .env("RUST_LOG", "trace");
+        .env("RUST_LOG", "trace")
+        .arg("--log-format")
+        .arg("json");
     let child = command.spawn().expect("spawning the gateway");
     let pid = child.id();
     let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
@@ -151,6 +154,12 @@ async fn token_never_appears_in_logs_at_trace_level() {
         stderr.lines().count() > 50,
         "trace logging was not on:\n{stderr}"
     );
+    for line in stderr.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not a JSON log line: {line}"
+        );
+    }
     // The token, and its distinctive middle part in case something logs it altered.
     for secret in [TOKEN, "S3CR3T-do-not-log"] {
         assert!(!stderr.contains(secret), "the token leaked into the logs");
