@@ -1,8 +1,11 @@
 //! `scripts/demo`, the README's first command, run non-interactively.
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use bytebot_e2e::{binaries, run, stderr, stdout, workspace_root};
+use bytebot_e2e::{PATIENCE, binaries, run, stderr, stdout, workspace_root};
 use bytebot_test_support::RedisServer;
 
 /// A port nothing listens on (it was free a moment ago).
@@ -99,4 +102,58 @@ async fn the_demo_uses_a_running_redis_and_leaves_it_alone() {
         Vec::<String>::new(),
         "left running"
     );
+}
+
+/// Ctrl-C in the terminal (SIGINT to the whole foreground process group) stops the
+/// chat, the subscriber and the Redis the demo started.
+#[tokio::test]
+async fn ctrl_c_stops_everything_the_demo_started() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut demo = Command::new(workspace_root().join("scripts/demo"))
+        .env("REDIS_URL", &url)
+        .env("BYTEBOT_BIN_DIR", &binaries().dir)
+        .stdin(Stdio::piped()) // kept open: the chat waits for input, as in a terminal
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap())
+        // Its own process group, like a shell job, so the signal reaches only the demo.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !std::fs::read_to_string(log.path())
+        .unwrap()
+        .contains("is listening")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            std::fs::read_to_string(log.path()).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the chat subscribe, as a user would take a moment to press Ctrl-C.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let group = format!("-{}", demo.id());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", "--", &group])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + PATIENCE;
+    // The exit status is not checked: the chat treats Ctrl-C as a normal way to quit.
+    let started = Instant::now();
+    while demo.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the demo did not stop on Ctrl-C");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("stopped {:?} after Ctrl-C", started.elapsed());
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the demo's redis-server is still up"
+    );
+    assert_eq!(processes_using(&url), Vec::<String>::new(), "left running");
 }

@@ -237,3 +237,25 @@ async fn every_subcommand_has_help_that_mentions_redis_url() {
         assert!(output.status.success(), "{subcommand}");
     }
 }
+
+/// Ctrl-C ends `watch` cleanly (exit status 0).
+#[tokio::test]
+async fn watch_ends_cleanly_on_ctrl_c() {
+    let redis = RedisServer::start().await;
+    let mut watch = Daemon::spawn(
+        &binaries().router_tools,
+        &["watch"],
+        &[("REDIS_URL", &redis.url())],
+    );
+    watch.wait_subscribed(&redis.url(), "router-tools").await;
+    let pid = watch.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = watch.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", watch.log());
+}

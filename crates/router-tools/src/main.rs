@@ -209,7 +209,23 @@ const SETTLE: Duration = Duration::from_millis(300);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     install_tracing(cli.log_format);
-    match run(cli) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("router-tools: starting the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = run(cli, &runtime);
+    // Do not wait for tasks still blocked: `chat` reads stdin on a blocking thread,
+    // which a Ctrl-C does not interrupt, and dropping the runtime would wait for it
+    // (that is, for the next line typed) before exiting.
+    runtime.shutdown_background();
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(err) => {
@@ -220,13 +236,8 @@ fn main() -> ExitCode {
 }
 
 /// Runs the command; `Ok(false)` is a negative answer (no match, lint errors).
-fn run(cli: Cli) -> anyhow::Result<bool> {
+fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
     let redis_url = cli.redis_url;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
