@@ -84,6 +84,7 @@ impl fmt::Debug for Config {
 pub struct Metrics {
     inbound_published: AtomicU64,
     inbound_ignored: AtomicU64,
+    outbound_received: AtomicU64,
     outbound_sent: AtomicU64,
     outbound_failed: AtomicU64,
     outbound_malformed: AtomicU64,
@@ -98,6 +99,8 @@ pub struct MetricsSnapshot {
     pub inbound_published: u64,
     /// Discord messages not published: the bot's own, other bots', system messages.
     pub inbound_ignored: u64,
+    /// Outbound deliveries read from Redis (valid or not).
+    pub outbound_received: u64,
     /// Outbound messages delivered (every part).
     pub outbound_sent: u64,
     /// Outbound messages Discord refused or that failed to send.
@@ -115,6 +118,7 @@ impl Metrics {
         MetricsSnapshot {
             inbound_published: get(&self.inbound_published),
             inbound_ignored: get(&self.inbound_ignored),
+            outbound_received: get(&self.outbound_received),
             outbound_sent: get(&self.outbound_sent),
             outbound_failed: get(&self.outbound_failed),
             outbound_malformed: get(&self.outbound_malformed),

@@ -166,6 +166,7 @@ fn dispatch(
     allow_mass_mentions: bool,
 ) {
     let metrics = &shared.metrics;
+    metrics.add(&metrics.outbound_received);
     let topic_text = delivery.channel;
     let topic = match topic_text.parse::<Topic>() {
         Ok(topic) => topic,

@@ -312,12 +312,15 @@ async fn shutdown_finishes_the_sends_in_flight() {
             .publish(&outbound_topic(CHANNEL), format!("\"in flight {i}\""))
             .await;
     }
+    // All three taken from Redis (queued for the channel), the first one in flight.
     assert!(
-        wait_until(PATIENCE, || gateway
-            .discord
-            .requests()
-            .iter()
-            .any(|request| request.method == "POST"))
+        wait_until(PATIENCE, || gateway.metrics.snapshot().outbound_received
+            == 3
+            && gateway
+                .discord
+                .requests()
+                .iter()
+                .any(|request| request.method == "POST"))
         .await
     );
     let posted_before = gateway.discord.posted_in(CHANNEL).len();
