@@ -245,3 +245,34 @@ async fn prefix_and_patterns_are_configurable() {
     .await;
     assert_eq!(stdout(&elsewhere), "received by 0 subscriber(s)\n");
 }
+
+/// Subscribers written for the previous gateway reply with a bare JSON string and no
+/// `in_reply_to`: chat still prints the reply and counts the message as answered.
+#[tokio::test]
+async fn chat_accepts_uncorrelated_bare_string_replies() {
+    use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
+
+    let redis = RedisServer::start().await;
+    let config = BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "legacy-bot");
+    let mut inbound = Subscription::start(
+        config,
+        vec!["inbound.*".into()],
+        SubscribeOptions::default(),
+    );
+    inbound.wait_connected(PATIENCE).await.unwrap();
+    let mut connection = redis.connection().await;
+    let legacy_bot = tokio::spawn(async move {
+        let delivery = inbound.recv().await.unwrap();
+        let topic: Topic = delivery.channel.parse().unwrap();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(topic.reply().to_string())
+            .arg("\"pong\"")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    });
+    let output = router_tools(&redis.url(), &["chat", "--timeout", "15"], "!ping\n").await;
+    legacy_bot.await.unwrap();
+    assert_eq!(stdout(&output), "pong\n");
+    assert!(!stderr(&output).contains("no reply"), "{}", stderr(&output));
+}

@@ -187,10 +187,21 @@ impl Conversation {
         let delivery = self.replies.recv().await?;
         match decode_outbound(&delivery.payload) {
             Ok(reply) => {
-                let correlated = reply.in_reply_to.map(|id| id.to_string());
-                let sent = correlated.as_ref().and_then(|id| {
-                    self.waiting.remove(id);
-                    self.sent_at.get(id).copied()
+                let correlated = reply
+                    .in_reply_to
+                    .map(|id| id.to_string())
+                    .filter(|id| self.sent_at.contains_key(id));
+                // A reply that does not say what it answers (`in_reply_to` is
+                // optional) is taken to answer the oldest message still waiting.
+                let id = correlated.or_else(|| {
+                    self.waiting
+                        .iter()
+                        .min_by_key(|(_, sent)| **sent)
+                        .map(|(id, _)| id.clone())
+                });
+                let sent = id.and_then(|id| {
+                    self.waiting.remove(&id);
+                    self.sent_at.get(&id).copied()
                 });
                 let _ = writeln!(out, "{}", reply.content);
                 let _ = out.flush();
