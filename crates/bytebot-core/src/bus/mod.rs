@@ -22,7 +22,7 @@ mod url;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub use publisher::{OutboxOptions, Publisher, PublisherStats};
+pub use publisher::{OutboxOptions, Publisher, PublisherStats, SUBSCRIBERS_SETTLE};
 pub use subscriber::{Delivery, SubscribeOptions, Subscription, SubscriptionStats};
 pub use url::{DEFAULT_REDIS_URL, RedisUrl};
 

@@ -7,10 +7,13 @@
 //! batch whose reply was lost is sent again, so a message can, rarely, arrive twice.
 //!
 //! Pub/sub delivers only to subscribers connected at that moment, and after a Redis
-//! restart the subscribers reconnect on their own schedule. So after a *re*connect the
-//! publisher holds the outbox until Redis has as many pattern subscriptions
-//! (`PUBSUB NUMPAT`) as it had at the previous connect, for at most
-//! [`OutboxOptions::resubscribe_grace`]; otherwise what waited out the outage would be
+//! restart the subscribers reconnect on their own schedule. So before flushing what
+//! waited out an outage, the publisher waits (for at most
+//! [`OutboxOptions::resubscribe_grace`]) for the subscribers to come back, judged by
+//! `PUBSUB NUMPAT`: after a *re*connect, until there are as many pattern subscriptions
+//! as at the previous connect; on a first connect that follows failed attempts (the
+//! program started while Redis was down), until there is at least one and the count
+//! has stopped rising for [`SUBSCRIBERS_SETTLE`]. Otherwise the backlog would be
 //! published to nobody.
 
 use std::collections::VecDeque;
@@ -22,6 +25,11 @@ use bytes::Bytes;
 use tokio::sync::{Notify, watch};
 
 use super::{BusConfig, BusError, DropCounter};
+
+/// How long the pattern-subscription count must stay unchanged before a publisher that
+/// started during an outage flushes its backlog: longer than a subscription's longest
+/// reconnect delay (500 ms), so subscribers retrying on their own schedule are counted.
+pub const SUBSCRIBERS_SETTLE: Duration = Duration::from_millis(750);
 
 /// Options for [`Publisher::start`].
 #[derive(Debug, Clone, Copy)]
@@ -271,19 +279,25 @@ async fn send_loop(config: BusConfig, shared: Arc<Shared>) {
             Some(connection) => send_batch(connection, &batch).await,
             None => match config.open(config.connection_config()).await {
                 Ok(mut fresh) => {
+                    shared.connected.send_replace(true);
+                    let grace = shared.options.resubscribe_grace;
                     if ever_connected {
                         shared.reconnects.fetch_add(1, Ordering::Relaxed);
                         let back = wait_for_subscribers(
                             &mut fresh,
                             pattern_subscriptions,
-                            shared.options.resubscribe_grace,
+                            Duration::ZERO,
+                            grace,
                         )
                         .await;
                         tracing::info!(redis = %config.url(), queued = batch.len(), subscribers_back = back, "publisher reconnected; flushing the outbox");
+                    } else if failures > 0 {
+                        let back =
+                            wait_for_subscribers(&mut fresh, 1, SUBSCRIBERS_SETTLE, grace).await;
+                        tracing::info!(redis = %config.url(), queued = batch.len(), subscribers_back = back, "redis is reachable; flushing what waited in the outbox");
                     }
                     pattern_subscriptions = count_pattern_subscriptions(&mut fresh).await;
                     ever_connected = true;
-                    shared.connected.send_replace(true);
                     let result = send_batch(&mut fresh, &batch).await;
                     connection = Some(fresh);
                     result
@@ -325,19 +339,27 @@ async fn count_pattern_subscriptions(connection: &mut redis::aio::MultiplexedCon
         .unwrap_or(0)
 }
 
-/// Polls `PUBSUB NUMPAT` until it reaches `expected` or `grace` passes; returns
-/// whether the subscribers came back in time.
+/// Polls `PUBSUB NUMPAT` until it is at least `minimum` and has not changed for
+/// `settle`, or until `grace` passes; returns whether the subscribers came back in time.
 async fn wait_for_subscribers(
     connection: &mut redis::aio::MultiplexedConnection,
-    expected: i64,
+    minimum: i64,
+    settle: Duration,
     grace: Duration,
 ) -> bool {
-    let deadline = tokio::time::Instant::now() + grace;
+    let start = tokio::time::Instant::now();
+    let deadline = start + grace;
+    let (mut last_count, mut last_change) = (-1, start);
     loop {
-        if count_pattern_subscriptions(connection).await >= expected {
+        let now = tokio::time::Instant::now();
+        let count = count_pattern_subscriptions(connection).await;
+        if count != last_count {
+            (last_count, last_change) = (count, now);
+        }
+        if count >= minimum && now.duration_since(last_change) >= settle {
             return true;
         }
-        if tokio::time::Instant::now() >= deadline {
+        if now >= deadline {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

@@ -328,6 +328,58 @@ async fn outbox_waits_for_subscribers_to_return_before_flushing() {
     assert_eq!(payloads, expected);
 }
 
+/// A program started while Redis is down (a gateway receiving chat messages) must
+/// not flush its backlog the moment Redis answers: subscribers are reconnecting too.
+/// Its own pattern subscription, there first, must not count as "they are back".
+#[tokio::test]
+async fn outbox_of_a_publisher_started_during_an_outage_waits_for_subscribers() {
+    let redis = RedisServer::start().await;
+    let subscriber_proxy = TcpProxy::start(redis.port()).await;
+    let publisher_proxy = TcpProxy::start(redis.port()).await;
+    subscriber_proxy.cut();
+    publisher_proxy.cut();
+    let proxied = |proxy: &TcpProxy| format!("redis://127.0.0.1:{}", proxy.port());
+    // Like a gateway: the publisher's program has its own subscription, connected first.
+    let _own = Subscription::start(
+        config(&proxied(&publisher_proxy), "test-gateway"),
+        vec!["outbound.*".into()],
+        SubscribeOptions::default(),
+    );
+    let mut subscription = Subscription::start(
+        config(&proxied(&subscriber_proxy), "test-subscriber"),
+        vec!["inbound.*".into()],
+        SubscribeOptions::default(),
+    );
+    let publisher = Publisher::start(
+        config(&proxied(&publisher_proxy), "test-gateway"),
+        OutboxOptions::default(),
+    );
+    for i in 0..10 {
+        publisher.publish("inbound.t.g.c.u", i.to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Redis is back for the publisher's program first; the subscriber follows 300 ms
+    // later, within the 500 ms reconnect cap that bounds real subscribers.
+    publisher_proxy.restore();
+    let mut publisher_connected = publisher.connected();
+    tokio::time::timeout(PATIENCE, publisher_connected.wait_for(|up| *up))
+        .await
+        .expect("publisher connects")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        publisher.stats().queued,
+        10,
+        "held while the subscriber is away"
+    );
+
+    subscriber_proxy.restore();
+    let payloads = collect(&mut subscription, 10, PATIENCE).await;
+    let expected: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    assert_eq!(payloads, expected);
+}
+
 /// A full outbox drops the oldest messages, counts them, and keeps the newest.
 #[tokio::test]
 async fn full_outbox_drops_the_oldest_and_counts_them() {
