@@ -8,6 +8,7 @@ use anyhow::Context;
 use bytebot_core::Topic;
 use bytebot_core::bus::{BusConfig, Delivery, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{decode_inbound, decode_outbound};
+use bytebot_core::receipt::decode_receipt;
 use serde_json::json;
 
 /// The patterns `watch` uses when given none: every Bytebot topic.
@@ -118,6 +119,29 @@ pub fn text_line(delivery: &Delivery) -> String {
                 preview(&delivery.payload)
             ),
         },
+        bytebot_core::Direction::Receipt => match decode_receipt(&delivery.payload) {
+            Ok(receipt) if receipt.ok => {
+                format!(
+                    "<- {}: delivered {}",
+                    topic.user(),
+                    receipt.message_ids.join(" ")
+                )
+            }
+            Ok(receipt) => {
+                let error = receipt.error.map_or_else(String::new, |error| {
+                    let code = error
+                        .code
+                        .map_or_else(String::new, |code| format!("{code} "));
+                    format!("{code}{}", error.message)
+                });
+                format!("<- {}: failed: {error}", topic.user())
+            }
+            Err(err) => format!(
+                "<- {}: (undecodable: {err}) {}",
+                topic.user(),
+                preview(&delivery.payload)
+            ),
+        },
         _ => format!("{}: {}", topic.user(), preview(&delivery.payload)),
     };
     format!("{time} {place} {text}")
@@ -132,6 +156,9 @@ pub fn json_line(delivery: &Delivery) -> String {
                 .map(|m| json!(m))
                 .map_err(|e| e.to_string()),
             Ok(bytebot_core::Direction::Outbound) => decode_outbound(&delivery.payload)
+                .map(|m| json!(m))
+                .map_err(|e| e.to_string()),
+            Ok(bytebot_core::Direction::Receipt) => decode_receipt(&delivery.payload)
                 .map(|m| json!(m))
                 .map_err(|e| e.to_string()),
             _ => serde_json::from_slice(&delivery.payload).map_err(|e| e.to_string()),
@@ -194,6 +221,14 @@ mod tests {
         let line = text_line(&delivery(&topic.reply().to_string(), reply.encode()));
         assert!(
             line.ends_with("outbound console local/terminal -> alice: pong"),
+            "{line}"
+        );
+
+        let receipt = bytebot_core::receipt::DeliveryReceipt::delivered(None, vec!["42".into()]);
+        let receipt_topic = topic.with_direction(bytebot_core::Direction::Receipt);
+        let line = text_line(&delivery(&receipt_topic.to_string(), receipt.encode()));
+        assert!(
+            line.ends_with("receipt  console local/terminal <- alice: delivered 42"),
             "{line}"
         );
 
