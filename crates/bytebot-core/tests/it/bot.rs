@@ -331,3 +331,30 @@ async fn shutdown_lets_handlers_in_flight_finish_and_flushes_their_replies() {
     let (_, reply) = next_reply(&mut listener).await;
     assert_eq!(reply.content, "late but sent");
 }
+
+/// A handler that panics costs its own message only: it is counted, and the next
+/// message of the same room (which waits for it) is still answered.
+#[tokio::test]
+async fn a_panicking_handler_is_counted_and_its_room_goes_on() {
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let bot = start(
+        &redis,
+        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        |message: InboundMessage| async move {
+            assert_ne!(message.content, "boom", "a handler bug");
+            vec![OutboundMessage::reply_to(&message, "still answering")]
+        },
+    )
+    .await;
+    for content in ["boom", "!ping"] {
+        let message = inbound("r", content);
+        publish(&redis, &message.topic.to_string(), &message.encode()).await;
+    }
+    let (_, reply) = next_reply(&mut listener).await;
+    assert_eq!(reply.content, "still answering");
+    let counters = bot.counters.clone();
+    assert!(wait_until(PATIENCE, || counters.snapshot().handler_failures == 1).await);
+    let stats = bot.stop().await;
+    assert_eq!((stats.replies, stats.handler_failures), (1, 1));
+}
