@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
-use clap::{Parser, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Parser, ValueEnum};
 use example_subscriber::Config;
 
 /// A Bytebot subscriber: answers !ping, !echo, !roll, !help, !shrug, !tableflip,
@@ -26,7 +27,7 @@ struct Args {
     #[arg(long, env = "BYTEBOT_PREFIX", default_value = "!")]
     prefix: String,
     /// Answer messages written by bots too (off by default: two bots would answer each other forever).
-    #[arg(long, env = "BYTEBOT_ANSWER_BOTS")]
+    #[arg(long, env = "BYTEBOT_ANSWER_BOTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     answer_bots: bool,
     /// Log format: human-readable text or JSON lines (filter with RUST_LOG, default info).
     #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
