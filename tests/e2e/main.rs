@@ -5,5 +5,6 @@
 
 mod chat;
 mod demo;
+mod operate;
 mod python;
 mod tools;

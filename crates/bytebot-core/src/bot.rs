@@ -51,7 +51,10 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 
-use crate::bus::{BusConfig, Delivery, OutboxOptions, Publisher, SubscribeOptions, Subscription};
+use crate::bus::{
+    BusConfig, Delivery, OutboxOptions, Publisher, PublisherMonitor, SubscribeOptions,
+    Subscription, SubscriptionMonitor,
+};
 use crate::envelope::{InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_inbound};
 use crate::topic::{Platform, RoomId, Space};
 
@@ -130,9 +133,24 @@ struct Counters {
     replies: AtomicU64,
     replies_refused: AtomicU64,
     abandoned_at_shutdown: AtomicU64,
+    /// The running bot's publisher and subscription, set when [`Bot::run`] starts.
+    bus: std::sync::Mutex<Option<(PublisherMonitor, SubscriptionMonitor)>>,
 }
 
 impl BotCounters {
+    /// The bot's publisher (its replies' outbox), once [`Bot::run`] has started it.
+    pub fn publisher(&self) -> Option<PublisherMonitor> {
+        let bus = self.inner.bus.lock().expect("bus monitors lock");
+        bus.as_ref().map(|(publisher, _)| publisher.clone())
+    }
+
+    /// The bot's subscription, once [`Bot::run`] has started it (for `/readyz`: the
+    /// bot is ready while its patterns are subscribed).
+    pub fn subscription(&self) -> Option<SubscriptionMonitor> {
+        let bus = self.inner.bus.lock().expect("bus monitors lock");
+        bus.as_ref().map(|(_, subscription)| subscription.clone())
+    }
+
     /// The counters as they are now.
     pub fn snapshot(&self) -> BotStats {
         let c = &self.inner;
@@ -211,6 +229,8 @@ impl Bot {
         let publisher = Publisher::start(config.clone(), options.outbox);
         let mut subscription =
             Subscription::start(config.clone(), patterns.clone(), options.subscribe);
+        *counters.inner.bus.lock().expect("bus monitors lock") =
+            Some((publisher.monitor(), subscription.monitor()));
         let mut connected = subscription.connected();
         let handler = Arc::new(handler);
         let in_flight = Arc::new(Semaphore::new(options.max_in_flight.max(1)));

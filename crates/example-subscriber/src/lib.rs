@@ -9,12 +9,16 @@
 pub mod commands;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-use anyhow::bail;
-use bytebot_core::bot::{Bot, BotStats};
+use anyhow::{Context as _, bail};
+use bytebot_core::bot::{Bot, BotCounters, BotStats};
 use bytebot_core::bus::{BusConfig, RedisUrl};
 use bytebot_core::envelope::{InboundMessage, OutboundMessage};
 use bytebot_core::pattern::{Pattern, Severity};
+use bytebot_daemon::telemetry::names;
+use bytebot_daemon::{Health, HttpServer, Telemetry};
 
 use crate::commands::Command;
 
@@ -32,6 +36,8 @@ pub struct Config {
     pub prefix: String,
     /// Answer messages written by bots too (off: the loop guard).
     pub answer_bots: bool,
+    /// Serve `/healthz`, `/readyz` and `/metrics` here (`--http-addr`); off when `None`.
+    pub http_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -42,6 +48,7 @@ impl Config {
             patterns: vec![Pattern::all_inbound().to_string()],
             prefix: "!".to_owned(),
             answer_bots: false,
+            http_addr: None,
         }
     }
 }
@@ -68,11 +75,68 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let prefix = config.prefix.clone();
     let bot = Bot::new(BusConfig::new(config.redis_url, ROLE), config.patterns)
         .answer_bots(config.answer_bots);
+    let counters = bot.counters();
+    // Ready while the patterns are subscribed. Not the publisher: it connects lazily,
+    // so an idle one is "not connected" without anything being wrong.
+    let health = Health::new().redis_subscription({
+        let counters = counters.clone();
+        move || counters.subscription()
+    });
+    let http = match config.http_addr {
+        Some(addr) => {
+            let telemetry = Arc::new(Telemetry::new(ROLE));
+            telemetry.on_render(move |telemetry| record(telemetry, &counters));
+            let server = HttpServer::start(addr, health.clone(), telemetry)
+                .await
+                .with_context(|| format!("listening for http on {addr}"))?;
+            Some(server)
+        }
+        None => None,
+    };
+    // On shutdown /readyz turns 503 at once, while the bot drains; the listener stops
+    // after that.
+    let shutdown = async move {
+        shutdown.await;
+        health.set_draining();
+    };
     let stats = bot
         .run(move |message| answer(message, prefix.clone()), shutdown)
         .await;
+    if let Some(http) = http {
+        http.stop().await;
+    }
     tracing::info!(?stats, "stopped");
     Ok(stats)
+}
+
+/// Copies the bot's and its bus connections' counters into the metrics (at scrape).
+fn record(telemetry: &Telemetry, counters: &BotCounters) {
+    if let Some(stats) = counters.publisher().and_then(|monitor| monitor.stats()) {
+        telemetry.record_publisher(&stats);
+    }
+    if let Some(stats) = counters.subscription().and_then(|monitor| monitor.stats()) {
+        telemetry.record_subscription(&stats);
+    }
+    let stats = counters.snapshot();
+    telemetry
+        .counter(names::DECODE_ERRORS, &[])
+        .absolute(stats.skipped_undecodable);
+    for (reason, value) in [
+        ("undecodable", stats.skipped_undecodable),
+        ("bot_author", stats.skipped_bot_author),
+        ("reply_refused", stats.replies_refused),
+        ("abandoned_at_shutdown", stats.abandoned_at_shutdown),
+    ] {
+        telemetry
+            .counter(names::SKIPPED, &[("reason", reason)])
+            .absolute(value);
+    }
+    telemetry
+        .counter(names::REPLIES, &[])
+        .absolute(stats.replies);
+    telemetry
+        .counter(names::HANDLER_FAILURES, &[])
+        .absolute(stats.handler_failures);
 }
 
 /// The handler: at most one reply, a platform reply to the command's message.

@@ -1,10 +1,12 @@
 //! The example-subscriber binary: flags and logging, then [`example_subscriber::run`].
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use bytebot_daemon::LogFormat;
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser};
 use example_subscriber::Config;
 
 /// A Bytebot subscriber: answers !ping, !echo, !roll, !help, !shrug, !tableflip,
@@ -32,21 +34,19 @@ struct Args {
     /// Log format: human-readable text or JSON lines (filter with RUST_LOG, default info).
     #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+    /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090); off when unset.
+    #[arg(long, env = "BYTEBOT_HTTP_ADDR")]
+    http_addr: Option<SocketAddr>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    install_tracing(args.log_format);
+    bytebot_daemon::logging::init(args.log_format, "info");
     let config = Config {
         patterns: args.patterns,
         prefix: args.prefix,
         answer_bots: args.answer_bots,
+        http_addr: args.http_addr,
         ..Config::new(args.redis_url)
     };
     let runtime = match tokio::runtime::Runtime::new() {
@@ -65,18 +65,5 @@ fn main() -> ExitCode {
             eprintln!("example-subscriber: {err:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Logs go to stderr; `RUST_LOG` filters them (default `info`).
-fn install_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }

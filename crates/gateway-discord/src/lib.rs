@@ -18,14 +18,17 @@ mod outbound;
 
 use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use bytebot_core::bus::{
     BusConfig, OutboxOptions, Publisher, RedisUrl, SubscribeOptions, Subscription,
 };
+use bytebot_daemon::telemetry::names;
+use bytebot_daemon::{Health, HttpServer, Telemetry};
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
 use tokio::sync::watch;
@@ -46,8 +49,10 @@ pub struct Config {
     pub allow_mass_mentions: bool,
     /// On shutdown, how long sends in flight and the Redis outbox get to finish.
     pub shutdown_timeout: Duration,
-    /// Counters, shared with whoever created the config (tests, a future `/metrics`).
+    /// Counters, shared with whoever created the config (tests, `/metrics`).
     pub metrics: Arc<Metrics>,
+    /// Serve `/healthz`, `/readyz` and `/metrics` here (`--http-addr`); off when `None`.
+    pub http_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -61,6 +66,7 @@ impl Config {
             allow_mass_mentions: false,
             shutdown_timeout: Duration::from_secs(10),
             metrics: Arc::default(),
+            http_addr: None,
         }
     }
 }
@@ -74,6 +80,7 @@ impl fmt::Debug for Config {
             .field("include_bots", &self.include_bots)
             .field("allow_mass_mentions", &self.allow_mass_mentions)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("http_addr", &self.http_addr)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +96,9 @@ pub struct Metrics {
     outbound_failed: AtomicU64,
     outbound_malformed: AtomicU64,
     outbound_dropped: AtomicU64,
+    /// Whether a Discord session is live: set by READY and RESUMED, cleared when the
+    /// shard leaves the connected stage (see [`inbound::Handler`]), for `/readyz`.
+    discord_session: AtomicBool,
 }
 
 /// A copy of the [`Metrics`] counters at one moment.
@@ -129,6 +139,16 @@ impl Metrics {
     fn add(&self, counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Whether the gateway holds a live Discord session (READY or RESUMED seen, shard
+    /// still connected).
+    pub fn discord_connected(&self) -> bool {
+        self.discord_session.load(Ordering::Relaxed)
+    }
+
+    fn set_discord_connected(&self, connected: bool) {
+        self.discord_session.store(connected, Ordering::Relaxed);
+    }
 }
 
 /// The intents the gateway asks for. `MESSAGE_CONTENT` is privileged: without it
@@ -146,6 +166,106 @@ const INTENTS: GatewayIntents = GatewayIntents::GUILD_MESSAGES
 /// connection to Discord or Redis is not (both reconnect by themselves).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let bus = BusConfig::new(config.redis_url.clone(), "gateway-discord");
+    let subscription = Subscription::start(
+        bus.clone(),
+        vec![outbound::pattern()],
+        SubscribeOptions::default(),
+    );
+    let publisher = Publisher::start(bus, OutboxOptions::default());
+    let telemetry = Arc::new(Telemetry::new("gateway-discord"));
+    let health = health(&config.metrics, subscription.monitor());
+    // Listen first, so an orchestrator sees "alive, not ready" during the Discord login.
+    let http = match config.http_addr {
+        Some(addr) => {
+            let monitors = (publisher.monitor(), subscription.monitor());
+            let metrics = Arc::clone(&config.metrics);
+            telemetry.on_render(move |telemetry| record(telemetry, &metrics, &monitors));
+            let server = HttpServer::start(addr, health.clone(), Arc::clone(&telemetry))
+                .await
+                .with_context(|| format!("listening for http on {addr}"))?;
+            Some(server)
+        }
+        None => None,
+    };
+    let result = serve(
+        config,
+        shutdown,
+        subscription,
+        publisher,
+        &health,
+        &telemetry,
+    )
+    .await;
+    if let Some(http) = http {
+        http.stop().await;
+    }
+    result
+}
+
+/// Ready while the `outbound.discord.*` subscription is up and a Discord session is
+/// live. Liveness of the session comes from the gateway's own events (READY,
+/// RESUMED, shard stage changes), never from a request to Discord: serenity restarts a
+/// shard whose heartbeat goes unacknowledged, which changes its stage, so a session
+/// counted as live has had its heartbeats acknowledged.
+fn health(metrics: &Arc<Metrics>, subscription: bytebot_core::bus::SubscriptionMonitor) -> Health {
+    let metrics = Arc::clone(metrics);
+    Health::new()
+        .redis_subscription(move || Some(subscription.clone()))
+        .check("discord", move || {
+            if metrics.discord_connected() {
+                Ok(())
+            } else {
+                Err("no live gateway session (connecting, or READY not received)".to_owned())
+            }
+        })
+}
+
+/// Copies the gateway's and its bus connections' counters into the metrics (at scrape).
+fn record(
+    telemetry: &Telemetry,
+    metrics: &Metrics,
+    (publisher, subscription): &(
+        bytebot_core::bus::PublisherMonitor,
+        bytebot_core::bus::SubscriptionMonitor,
+    ),
+) {
+    if let Some(stats) = publisher.stats() {
+        telemetry.record_publisher(&stats);
+    }
+    if let Some(stats) = subscription.stats() {
+        telemetry.record_subscription(&stats);
+    }
+    let snapshot = metrics.snapshot();
+    telemetry
+        .counter(names::SENT, &[])
+        .absolute(snapshot.outbound_sent);
+    telemetry
+        .counter(names::SEND_FAILURES, &[])
+        .absolute(snapshot.outbound_failed);
+    telemetry
+        .counter(names::DECODE_ERRORS, &[])
+        .absolute(snapshot.outbound_malformed);
+    telemetry
+        .counter(names::SEND_QUEUE_DROPPED, &[])
+        .absolute(snapshot.outbound_dropped);
+    for (reason, value) in [
+        ("malformed", snapshot.outbound_malformed),
+        ("own_bot_or_system_message", snapshot.inbound_ignored),
+    ] {
+        telemetry
+            .counter(names::SKIPPED, &[("reason", reason)])
+            .absolute(value);
+    }
+}
+
+async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    subscription: Subscription,
+    publisher: Publisher,
+    health: &Health,
+    telemetry: &Telemetry,
+) -> anyhow::Result<()> {
     let http = match &config.discord_api_url {
         // A proxy only takes effect with serenity's ratelimiter off (it ignores the proxy
         // otherwise), and `ClientBuilder::token()` would drop it: build the Http first.
@@ -161,7 +281,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .context("checking the bot token with discord (GET /users/@me)")?;
     tracing::info!(user = %own_user.name, user_id = %own_user.id, redis = %config.redis_url, api = config.discord_api_url.as_deref().unwrap_or("discord.com"), "starting");
 
-    let publisher = Publisher::start(bus.clone(), OutboxOptions::default());
     let handler = inbound::Handler(Arc::new(inbound::Inbound::new(
         publisher.clone(),
         own_user.id,
@@ -176,8 +295,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let shard_manager = Arc::clone(&client.shard_manager);
     let mut discord = tokio::spawn(async move { client.start().await });
 
-    let subscription =
-        Subscription::start(bus, vec![outbound::pattern()], SubscribeOptions::default());
     let (stop_outbound, stop_receiver) = watch::channel(false);
     let outbound = tokio::spawn(outbound::run(
         outbound::Outbound {
@@ -188,13 +305,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             allow_mass_mentions: config.allow_mass_mentions,
             limits: outbound::Limits::default(),
             drain_timeout: config.shutdown_timeout,
+            send_duration: telemetry.histogram(names::SEND_DURATION, &[]),
         },
         stop_receiver,
     ));
 
     let mut result = Ok(());
     tokio::select! {
-        () = shutdown => tracing::info!("shutting down"),
+        () = shutdown => {
+            health.set_draining();
+            tracing::info!("shutting down");
+        }
         ended = &mut discord => {
             result = Err(discord_ended(ended));
         }

@@ -1,11 +1,13 @@
 //! gateway-discord: parses flags, installs tracing and runs the Discord <-> Redis bridge.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use bytebot_daemon::LogFormat;
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser};
 use gateway_discord::Config;
 use secrecy::SecretString;
 
@@ -37,14 +39,9 @@ struct Args {
     /// Seconds to finish sends in flight on SIGINT/SIGTERM before exiting.
     #[arg(long, env = "BYTEBOT_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     shutdown_timeout: u64,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
+    /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090); off when unset.
+    #[arg(long, env = "BYTEBOT_HTTP_ADDR")]
+    http_addr: Option<SocketAddr>,
 }
 
 /// An `http://` or `https://` base URL, without a trailing slash.
@@ -56,21 +53,9 @@ fn parse_api_url(raw: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-fn install_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    install_tracing(args.log_format);
+    bytebot_daemon::logging::init(args.log_format, "info");
     let token = match std::env::var("DISCORD_TOKEN") {
         Ok(token) if !token.trim().is_empty() => SecretString::from(token),
         _ => {
@@ -85,6 +70,7 @@ fn main() -> ExitCode {
         include_bots: args.include_bots,
         allow_mass_mentions: args.allow_mass_mentions,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        http_addr: args.http_addr,
         ..Config::new(token, args.redis_url)
     };
     let runtime = match tokio::runtime::Runtime::new() {

@@ -21,6 +21,7 @@ use bytebot_core::bus::{Delivery, Publisher, Subscription};
 use bytebot_core::envelope::{OutboundMessage, decode_outbound};
 use bytebot_core::receipt::{DeliveryError, DeliveryReceipt};
 use bytebot_core::{Direction, Topic};
+use bytebot_daemon::telemetry::Histogram;
 use serenity::all::{ChannelId, CreateMessage, Http, HttpError};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -79,6 +80,8 @@ struct Shared {
     publisher: Publisher,
     metrics: Arc<Metrics>,
     limits: Limits,
+    /// How long each Discord request took (`bytebot_send_duration_seconds`).
+    send_duration: Histogram,
     /// Jobs queued or in progress across all channels.
     total_pending: AtomicUsize,
 }
@@ -97,6 +100,8 @@ pub(crate) struct Outbound {
     pub(crate) limits: Limits,
     /// On shutdown, how long the workers get to finish what they hold.
     pub(crate) drain_timeout: Duration,
+    /// Where each Discord request's duration is recorded.
+    pub(crate) send_duration: Histogram,
 }
 
 /// Runs until `stop` turns true, then stops reading Redis and lets the workers finish
@@ -110,12 +115,14 @@ pub(crate) async fn run(outbound: Outbound, mut stop: watch::Receiver<bool>) {
         allow_mass_mentions,
         limits,
         drain_timeout,
+        send_duration,
     } = outbound;
     let shared = Arc::new(Shared {
         http,
         publisher,
         metrics,
         limits,
+        send_duration,
         total_pending: AtomicUsize::new(0),
     });
     let mut workers: HashMap<ChannelId, Worker> = HashMap::new();
@@ -300,11 +307,13 @@ async fn send(channel_id: ChannelId, job: Job, shared: &Shared) {
     let mut message_ids = Vec::with_capacity(n_parts);
     let mut failure = None;
     for request in requests {
+        let started = Instant::now();
         let sent = tokio::time::timeout(
             shared.limits.send_timeout,
             channel_id.send_message(shared.http.as_ref(), request),
         )
         .await;
+        shared.send_duration.record(started.elapsed().as_secs_f64());
         match sent {
             Ok(Ok(sent)) => message_ids.push(sent.id.to_string()),
             Ok(Err(err)) => {
@@ -446,6 +455,7 @@ mod tests {
                     ..Limits::default()
                 },
                 drain_timeout: PATIENCE,
+                send_duration: Histogram::noop(),
             },
             stop_receiver,
         ));

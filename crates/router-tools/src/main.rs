@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bytebot_core::Direction;
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use bytebot_daemon::LogFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use router_tools::chat::{self, ChatConfig, Identity};
 use router_tools::send::{self, Message, SendConfig};
@@ -26,12 +27,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,7 +203,9 @@ const SETTLE: Duration = Duration::from_millis(300);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    install_tracing(cli.log_format);
+    // Diagnostics go to stderr; default `warn`: this is a command-line tool whose
+    // output is on stdout.
+    bytebot_daemon::logging::init(cli.log_format, "warn");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -331,18 +328,4 @@ fn run_topic(command: TopicCommand) -> anyhow::Result<bool> {
         }
     }
     Ok(true)
-}
-
-/// Diagnostics go to stderr; `RUST_LOG` filters them (default `warn`: this is a
-/// command-line tool whose output is on stdout).
-fn install_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }

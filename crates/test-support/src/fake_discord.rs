@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -202,6 +202,10 @@ struct State {
     post_delay: Mutex<Duration>,
     /// Close with this code instead of answering IDENTIFY (e.g. 4014).
     close_on_identify: Mutex<Option<u16>>,
+    /// While true, IDENTIFY gets no answer yet (a client that is not READY).
+    hold_identify: AtomicBool,
+    /// Rung when `hold_identify` is released.
+    identify_released: Notify,
     session: Mutex<Session>,
     /// Rung when the session log grows.
     log_grew: Notify,
@@ -304,6 +308,18 @@ impl FakeDiscord {
     /// disallowed intents, 4004: authentication failed).
     pub fn close_on_identify(&self, code: u16) {
         *self.state.close_on_identify.lock().unwrap() = Some(code);
+    }
+
+    /// Holds back the answer to IDENTIFY (READY) until [`FakeDiscord::release_identify`]:
+    /// the client stays connected but not ready.
+    pub fn hold_identify(&self) {
+        self.state.hold_identify.store(true, Ordering::SeqCst);
+    }
+
+    /// Answers the held IDENTIFYs (and every later one) with READY.
+    pub fn release_identify(&self) {
+        self.state.hold_identify.store(false, Ordering::SeqCst);
+        self.state.identify_released.notify_waiters();
     }
 
     /// Queues a `MESSAGE_CREATE` dispatch; returns the message id. Delivered now if a
@@ -589,6 +605,15 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
             }
             Some(2) => {
                 state.identifies.fetch_add(1, Ordering::Relaxed);
+                loop {
+                    let released = state.identify_released.notified();
+                    tokio::pin!(released);
+                    released.as_mut().enable();
+                    if !state.hold_identify.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    released.await;
+                }
                 let close_code = *state.close_on_identify.lock().unwrap();
                 if let Some(code) = close_code {
                     return close(&mut socket, code).await;

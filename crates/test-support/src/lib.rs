@@ -18,12 +18,14 @@
 //! Redis saw.
 
 mod fake_discord;
+mod http;
 mod proxy;
 mod redis_server;
 
 pub use fake_discord::{
     DiscordMessage, FAKE_BOT_USER_ID, FAKE_BOT_USERNAME, FakeDiscord, PostedMessage, RestRequest,
 };
+pub use http::{HttpResponse, free_local_addr, http_get, metric_value};
 pub use proxy::TcpProxy;
 pub use redis_server::{RedisServer, RedisServerBuilder};
 

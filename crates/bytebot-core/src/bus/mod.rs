@@ -22,8 +22,12 @@ mod url;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub use publisher::{OutboxOptions, Publisher, PublisherStats, SUBSCRIBERS_SETTLE};
-pub use subscriber::{Delivery, SubscribeOptions, Subscription, SubscriptionStats};
+pub use publisher::{
+    OutboxOptions, Publisher, PublisherMonitor, PublisherStats, SUBSCRIBERS_SETTLE,
+};
+pub use subscriber::{
+    Delivery, SubscribeOptions, Subscription, SubscriptionMonitor, SubscriptionStats,
+};
 pub use url::{DEFAULT_REDIS_URL, RedisUrl};
 
 /// Errors from the bus.
@@ -106,6 +110,13 @@ impl BusConfig {
     /// The name every connection gives itself with `CLIENT SETNAME`.
     pub fn client_name(&self) -> &str {
         &self.client_name
+    }
+
+    /// A RESP3 redis-rs client for this URL, for programs that drive redis-rs directly
+    /// rather than through [`Publisher`] and [`Subscription`] (the framework-free echo
+    /// of `router-tools bench echo-server`, which anchors the framework's cost).
+    pub fn redis_client(&self) -> Result<redis::Client, BusError> {
+        self.client()
     }
 
     fn redis_error(&self, source: redis::RedisError) -> BusError {

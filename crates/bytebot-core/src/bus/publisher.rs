@@ -195,16 +195,55 @@ impl Publisher {
 
     /// The counters so far.
     pub fn stats(&self) -> PublisherStats {
-        PublisherStats {
-            published: self.shared.published.load(Ordering::Relaxed),
-            dropped: self.shared.dropped.total(),
-            queued: self.queued(),
-            reconnects: self.shared.reconnects.load(Ordering::Relaxed),
+        stats(&self.shared)
+    }
+
+    /// A read-only view of this publisher's counters and connection for `/metrics` and
+    /// `/readyz`, which does not keep the publisher running.
+    pub fn monitor(&self) -> PublisherMonitor {
+        PublisherMonitor {
+            shared: Arc::downgrade(&self.shared),
+            connected: self.connected(),
         }
     }
 
     fn queued(&self) -> usize {
-        self.shared.outbox.lock().expect("outbox lock").queue.len()
+        queued(&self.shared)
+    }
+}
+
+fn queued(shared: &Shared) -> usize {
+    shared.outbox.lock().expect("outbox lock").queue.len()
+}
+
+fn stats(shared: &Shared) -> PublisherStats {
+    PublisherStats {
+        published: shared.published.load(Ordering::Relaxed),
+        dropped: shared.dropped.total(),
+        queued: queued(shared),
+        reconnects: shared.reconnects.load(Ordering::Relaxed),
+    }
+}
+
+/// See [`Publisher::monitor`]. It holds a weak reference: the publisher's shutdown
+/// does not wait for monitors, and once it has stopped, [`PublisherMonitor::stats`]
+/// returns `None`.
+#[derive(Debug, Clone)]
+pub struct PublisherMonitor {
+    shared: std::sync::Weak<Shared>,
+    connected: watch::Receiver<bool>,
+}
+
+impl PublisherMonitor {
+    /// The publisher's counters, or `None` once it has stopped.
+    pub fn stats(&self) -> Option<PublisherStats> {
+        self.shared.upgrade().map(|shared| stats(&shared))
+    }
+
+    /// Whether the publisher has a working connection. It connects lazily (when it
+    /// has something to send), so `false` on an idle publisher is not an outage.
+    pub fn connected(&self) -> watch::Receiver<bool> {
+        self.connected.clone()
     }
 }
 

@@ -135,11 +135,45 @@ impl Subscription {
 
     /// The counters so far.
     pub fn stats(&self) -> SubscriptionStats {
-        SubscriptionStats {
-            received: self.shared.received.load(Ordering::Relaxed),
-            dropped: self.shared.dropped.total(),
-            reconnects: self.shared.reconnects.load(Ordering::Relaxed),
+        stats(&self.shared)
+    }
+
+    /// A read-only view of this subscription's counters and connection for `/metrics`
+    /// and `/readyz`, cheap to clone and usable after the subscription has moved.
+    pub fn monitor(&self) -> SubscriptionMonitor {
+        SubscriptionMonitor {
+            shared: Arc::downgrade(&self.shared),
+            connected: self.connected(),
         }
+    }
+}
+
+fn stats(shared: &Shared) -> SubscriptionStats {
+    SubscriptionStats {
+        received: shared.received.load(Ordering::Relaxed),
+        dropped: shared.dropped.total(),
+        reconnects: shared.reconnects.load(Ordering::Relaxed),
+    }
+}
+
+/// See [`Subscription::monitor`]. It holds a weak reference; once the subscription is
+/// dropped, [`SubscriptionMonitor::stats`] returns `None` and
+/// [`SubscriptionMonitor::is_connected`] `false`.
+#[derive(Debug, Clone)]
+pub struct SubscriptionMonitor {
+    shared: std::sync::Weak<Shared>,
+    connected: watch::Receiver<bool>,
+}
+
+impl SubscriptionMonitor {
+    /// The subscription's counters, or `None` once it is gone.
+    pub fn stats(&self) -> Option<SubscriptionStats> {
+        self.shared.upgrade().map(|shared| stats(&shared))
+    }
+
+    /// Whether the patterns are subscribed on a live connection right now.
+    pub fn is_connected(&self) -> bool {
+        self.shared.strong_count() > 0 && *self.connected.borrow()
     }
 }
 

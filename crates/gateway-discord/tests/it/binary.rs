@@ -58,6 +58,7 @@ async fn help_lists_every_flag_and_hides_secrets() {
         "--include-bots",
         "--allow-mass-mentions",
         "--log-format",
+        "--http-addr",
         "DISCORD_TOKEN",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");

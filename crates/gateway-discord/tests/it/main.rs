@@ -2,6 +2,7 @@
 //! Discord from `bytebot-test-support`, and `run` (or the built binary) in between.
 
 mod binary;
+mod health;
 mod inbound;
 mod outbound;
 mod resilience;

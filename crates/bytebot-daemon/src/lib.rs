@@ -1,0 +1,21 @@
+//! What every Bytebot daemon shares around its `run` loop, and what `bytebot-core`
+//! must not contain: logging setup and an HTTP listener.
+//!
+//! - [`logging`]: `--log-format text|json` and `RUST_LOG`, installed once by `main`.
+//! - [`health`]: the readiness checks behind `/readyz` (Redis subscribed; for a
+//!   gateway, its platform session too).
+//! - [`telemetry`]: a Prometheus recorder that is *not* installed globally (so several
+//!   daemons can run in one test process), filled from the bus and bot counters at
+//!   scrape time, plus live histograms.
+//! - [`http`]: the optional listener (`--http-addr`) serving `/healthz`, `/readyz` and
+//!   `/metrics`, stopped by the daemon after it has drained.
+
+pub mod health;
+pub mod http;
+pub mod logging;
+pub mod telemetry;
+
+pub use health::Health;
+pub use http::HttpServer;
+pub use logging::LogFormat;
+pub use telemetry::Telemetry;

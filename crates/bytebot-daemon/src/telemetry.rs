@@ -1,0 +1,262 @@
+//! Prometheus metrics through the `metrics` facade, without a global recorder.
+//!
+//! Counters that already live in `bytebot-core` (publisher, subscription, bot) and in
+//! the gateway stay plain atomics there: core knows nothing of Prometheus. At each
+//! scrape, the daemon's refresh callbacks copy those snapshots into the recorder
+//! ([`Telemetry::on_render`]); counters are set with `absolute`, which never moves
+//! them backwards. Only what cannot be a snapshot, the send-latency histogram, is
+//! recorded as it happens, through a handle from [`Telemetry::histogram`].
+//!
+//! The recorder is not installed as the process-wide one, so two daemons in one test
+//! process keep separate metrics; every series carries a `daemon` label.
+
+use std::sync::Mutex;
+
+use bytebot_core::bus::{PublisherStats, SubscriptionStats};
+use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder as _, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+/// A histogram handle (from [`Telemetry::histogram`]); `Histogram::noop()` records
+/// nothing, for code paths without metrics.
+pub use metrics::Histogram;
+
+/// Metric names, one place for code, tests and the README's table.
+pub mod names {
+    /// Counter: messages Redis accepted from this daemon (envelopes, replies, receipts).
+    pub const PUBLISHED: &str = "bytebot_messages_published_total";
+    /// Counter: messages Redis delivered to this daemon's pattern subscriptions.
+    pub const RECEIVED: &str = "bytebot_messages_received_total";
+    /// Counter: outbound messages delivered to the chat platform (gateways).
+    pub const SENT: &str = "bytebot_messages_sent_total";
+    /// Counter: outbound messages the chat platform refused or that failed to send.
+    pub const SEND_FAILURES: &str = "bytebot_send_failures_total";
+    /// Counter, label `reason`: messages skipped on purpose.
+    pub const SKIPPED: &str = "bytebot_messages_skipped_total";
+    /// Counter: deliveries that were not a valid envelope (JSON, size, version, topic).
+    pub const DECODE_ERRORS: &str = "bytebot_decode_errors_total";
+    /// Counter: replies a bot handed to its publisher.
+    pub const REPLIES: &str = "bytebot_replies_total";
+    /// Counter: handlers that panicked or timed out.
+    pub const HANDLER_FAILURES: &str = "bytebot_handler_failures_total";
+    /// Gauge: messages waiting in the publisher's outbox.
+    pub const OUTBOX_DEPTH: &str = "bytebot_outbox_depth";
+    /// Counter: messages dropped from the outbox (full, or not sent by shutdown).
+    pub const OUTBOX_DROPPED: &str = "bytebot_outbox_dropped_total";
+    /// Counter: deliveries dropped because the subscription's queue was full.
+    pub const SUBSCRIPTION_DROPPED: &str = "bytebot_subscription_dropped_total";
+    /// Counter: outbound messages dropped because the gateway's send queues were full.
+    pub const SEND_QUEUE_DROPPED: &str = "bytebot_send_queue_dropped_total";
+    /// Counter, label `connection` (`publisher`, `subscription`): Redis reconnects.
+    pub const REDIS_RECONNECTS: &str = "bytebot_redis_reconnects_total";
+    /// Histogram (seconds): one chat-platform send request (gateway's POST to Discord).
+    pub const SEND_DURATION: &str = "bytebot_send_duration_seconds";
+}
+
+/// Histogram buckets for request latencies, in seconds: 5 ms to 60 s (the send
+/// timeout), with rate-limit waits in the upper buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0,
+];
+
+type Refresh = Box<dyn Fn(&Telemetry) + Send + Sync>;
+
+/// One daemon's metrics.
+pub struct Telemetry {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    refreshers: Mutex<Vec<Refresh>>,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry").finish_non_exhaustive()
+    }
+}
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()))
+}
+
+impl Telemetry {
+    /// Metrics labelled `daemon="<daemon>"`, with every name described.
+    pub fn new(daemon: &str) -> Telemetry {
+        let recorder = PrometheusBuilder::new()
+            .add_global_label("daemon", daemon)
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+            .expect("the bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        let telemetry = Telemetry {
+            recorder,
+            handle,
+            refreshers: Mutex::default(),
+        };
+        telemetry.describe();
+        telemetry
+    }
+
+    fn describe(&self) {
+        use names::*;
+        let counters = [
+            (PUBLISHED, "Messages Redis accepted from this daemon"),
+            (
+                RECEIVED,
+                "Messages Redis delivered to this daemon's subscriptions",
+            ),
+            (SENT, "Outbound messages delivered to the chat platform"),
+            (
+                SEND_FAILURES,
+                "Outbound messages the chat platform refused or that failed",
+            ),
+            (SKIPPED, "Messages skipped on purpose, by reason"),
+            (DECODE_ERRORS, "Deliveries that were not a valid envelope"),
+            (REPLIES, "Replies a bot handed to its publisher"),
+            (HANDLER_FAILURES, "Handlers that panicked or timed out"),
+            (
+                OUTBOX_DROPPED,
+                "Messages dropped from the publisher's outbox",
+            ),
+            (
+                SUBSCRIPTION_DROPPED,
+                "Deliveries dropped because the subscription queue was full",
+            ),
+            (
+                SEND_QUEUE_DROPPED,
+                "Outbound messages dropped because the send queues were full",
+            ),
+            (REDIS_RECONNECTS, "Redis reconnects, by connection"),
+        ];
+        for (name, help) in counters {
+            self.recorder
+                .describe_counter(name.into(), None, help.into());
+        }
+        self.recorder.describe_gauge(
+            OUTBOX_DEPTH.into(),
+            None,
+            "Messages waiting in the publisher's outbox".into(),
+        );
+        self.recorder.describe_histogram(
+            SEND_DURATION.into(),
+            Some(Unit::Seconds),
+            "Duration of one send request to the chat platform".into(),
+        );
+    }
+
+    fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+        let labels: Vec<Label> = labels.iter().map(|&(k, v)| Label::new(k, v)).collect();
+        Key::from_parts(name, labels)
+    }
+
+    /// The counter `name{labels}`; the same handle every time for the same key.
+    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Counter {
+        self.recorder
+            .register_counter(&Self::key(name, labels), &metadata())
+    }
+
+    /// The gauge `name{labels}`.
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Gauge {
+        self.recorder
+            .register_gauge(&Self::key(name, labels), &metadata())
+    }
+
+    /// The histogram `name{labels}`; names ending in `_seconds` get latency buckets.
+    pub fn histogram(
+        &self,
+        name: &'static str,
+        labels: &[(&'static str, &'static str)],
+    ) -> Histogram {
+        self.recorder
+            .register_histogram(&Self::key(name, labels), &metadata())
+    }
+
+    /// Runs `refresh` before every [`Telemetry::render`], to copy counters kept
+    /// elsewhere (bus and bot stats) into the recorder.
+    pub fn on_render(&self, refresh: impl Fn(&Telemetry) + Send + Sync + 'static) {
+        self.refreshers
+            .lock()
+            .expect("refreshers lock")
+            .push(Box::new(refresh));
+    }
+
+    /// The Prometheus text exposition of every metric, refreshed now.
+    pub fn render(&self) -> String {
+        for refresh in self.refreshers.lock().expect("refreshers lock").iter() {
+            refresh(self);
+        }
+        self.handle.render()
+    }
+
+    /// Copies a publisher's counters (published, outbox depth and drops, reconnects).
+    pub fn record_publisher(&self, stats: &PublisherStats) {
+        use names::*;
+        self.counter(PUBLISHED, &[]).absolute(stats.published);
+        self.counter(OUTBOX_DROPPED, &[]).absolute(stats.dropped);
+        self.gauge(OUTBOX_DEPTH, &[]).set(stats.queued as f64);
+        self.counter(REDIS_RECONNECTS, &[("connection", "publisher")])
+            .absolute(stats.reconnects);
+    }
+
+    /// Copies a subscription's counters (received, queue drops, reconnects).
+    pub fn record_subscription(&self, stats: &SubscriptionStats) {
+        use names::*;
+        self.counter(RECEIVED, &[]).absolute(stats.received);
+        self.counter(SUBSCRIPTION_DROPPED, &[])
+            .absolute(stats.dropped);
+        self.counter(REDIS_RECONNECTS, &[("connection", "subscription")])
+            .absolute(stats.reconnects);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Snapshots are copied at scrape time, and a counter never goes backwards.
+    #[test]
+    fn render_refreshes_counters_from_snapshots() {
+        let telemetry = Telemetry::new("test-daemon");
+        let published = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(3));
+        let source = std::sync::Arc::clone(&published);
+        telemetry.on_render(move |telemetry| {
+            telemetry.record_publisher(&PublisherStats {
+                published: source.load(std::sync::atomic::Ordering::Relaxed),
+                ..PublisherStats::default()
+            });
+        });
+        let text = telemetry.render();
+        assert!(
+            text.contains("bytebot_messages_published_total{daemon=\"test-daemon\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP bytebot_messages_published_total"),
+            "{text}"
+        );
+        published.store(5, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            telemetry
+                .render()
+                .contains("published_total{daemon=\"test-daemon\"} 5")
+        );
+    }
+
+    /// `_seconds` histograms are Prometheus histograms (buckets), not summaries.
+    #[test]
+    fn latency_histograms_have_buckets() {
+        let telemetry = Telemetry::new("test-daemon");
+        telemetry.histogram(names::SEND_DURATION, &[]).record(0.02);
+        let text = telemetry.render();
+        assert!(
+            text.contains(
+                "bytebot_send_duration_seconds_bucket{daemon=\"test-daemon\",le=\"0.025\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("bytebot_send_duration_seconds_count{daemon=\"test-daemon\"} 1"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP listener on a real socket: routes, status codes, content types, stop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytebot_daemon::{Health, HttpServer, Telemetry};
+use bytebot_test_support::http_get;
+
+/// `/readyz` follows the checks and says why it is not ready; `/healthz` does not
+/// care; unknown paths are 404; after `stop` nothing listens.
+#[tokio::test]
+async fn endpoints_answer_from_health_and_telemetry() {
+    let up = Arc::new(AtomicBool::new(false));
+    let probe = Arc::clone(&up);
+    let health = Health::new().check("redis", move || {
+        if probe.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err("not subscribed".to_owned())
+        }
+    });
+    let telemetry = Arc::new(Telemetry::new("test-daemon"));
+    telemetry.on_render(|telemetry| {
+        telemetry
+            .counter(bytebot_daemon::telemetry::names::SENT, &[])
+            .absolute(7);
+    });
+    let server = HttpServer::start("127.0.0.1:0".parse().unwrap(), health.clone(), telemetry)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+
+    let healthz = http_get(addr, "/healthz").await.unwrap();
+    assert_eq!((healthz.status, healthz.body.as_str()), (200, "ok\n"));
+    let readyz = http_get(addr, "/readyz").await.unwrap();
+    assert_eq!(readyz.status, 503);
+    assert_eq!(readyz.body, "not ready: redis: not subscribed\n");
+    up.store(true, Ordering::Relaxed);
+    assert_eq!(http_get(addr, "/readyz").await.unwrap().status, 200);
+    let metrics = http_get(addr, "/metrics").await.unwrap();
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .body
+            .contains("bytebot_messages_sent_total{daemon=\"test-daemon\"} 7"),
+        "{}",
+        metrics.body
+    );
+    assert_eq!(http_get(addr, "/nope").await.unwrap().status, 404);
+
+    health.set_draining();
+    let readyz = http_get(addr, "/readyz").await.unwrap();
+    assert_eq!(
+        (readyz.status, readyz.body.as_str()),
+        (503, "not ready: shutting down\n")
+    );
+
+    server.stop().await;
+    assert!(http_get(addr, "/healthz").await.is_none());
+}
