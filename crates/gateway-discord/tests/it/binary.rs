@@ -3,7 +3,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bytebot_test_support::{DiscordMessage, FakeDiscord, RedisServer, wait_until};
+use bytebot_test_support::{
+    DiscordMessage, FakeDiscord, RedisServer, free_local_addr, http_get, wait_until,
+};
 
 use crate::support::{ALICE, CHANNEL, GUILD, PATIENCE, TOKEN, outbound_topic, subscribe};
 
@@ -98,12 +100,14 @@ async fn token_never_appears_in_logs_at_trace_level() {
     let redis = RedisServer::start().await;
     let discord = FakeDiscord::start().await;
     let mut inbound = subscribe(&redis, "inbound.discord.*").await;
+    let http_addr = free_local_addr();
     let mut command = gateway_command();
     command
         .env("DISCORD_TOKEN", TOKEN)
         .env("REDIS_URL", redis.url())
         .env("DISCORD_API_URL", discord.api_url())
         .env("RUST_LOG", "trace")
+        .env("BYTEBOT_HTTP_ADDR", http_addr.to_string())
         .arg("--log-format")
         .arg("json");
     let child = command.spawn().expect("spawning the gateway");
@@ -138,6 +142,16 @@ async fn token_never_appears_in_logs_at_trace_level() {
     assert!(wait_until(PATIENCE, || !discord.posted().is_empty()).await);
     discord.close_connection(4000);
     assert!(wait_until(PATIENCE, || discord.resume_count() >= 1).await);
+    // What the HTTP endpoints say must not hold the token either.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = http_get(http_addr, path)
+            .await
+            .expect("the listener answers");
+        assert!(
+            !response.body.contains(TOKEN),
+            "the token leaked into {path}"
+        );
+    }
 
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -166,4 +180,114 @@ async fn token_never_appears_in_logs_at_trace_level() {
         assert!(!stderr.contains(secret), "the token leaked into the logs");
         assert!(!stdout.contains(secret), "the token leaked onto stdout");
     }
+}
+
+/// SIGTERM while outbound messages stream in: the gateway exits 0 within the
+/// deadline, and every outbound message it took from Redis was POSTed to Discord
+/// (none taken and then lost), as its final counters show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_outbound_traffic_posts_everything_taken() {
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    // Slow enough that sends are in flight when the signal comes.
+    discord.delay_posts(Duration::from_millis(5));
+    let http_addr = free_local_addr();
+    let mut command = gateway_command();
+    command
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("REDIS_URL", redis.url())
+        .env("DISCORD_API_URL", discord.api_url())
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .arg("--http-addr")
+        .arg(http_addr.to_string());
+    let child = command.spawn().expect("spawning the gateway");
+    let pid = child.id();
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+    assert!(
+        wait_ready(http_addr).await,
+        "the gateway never became ready"
+    );
+
+    // Four channels, round robin, until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_publishing = std::sync::Arc::clone(&stop);
+    let mut connection = redis.connection().await;
+    let publisher = tokio::spawn(async move {
+        let mut n = 0u64;
+        while !stop_publishing.load(std::sync::atomic::Ordering::Relaxed) {
+            let channel = CHANNEL + n % 4;
+            let payload = format!(r#"{{"v": 1, "content": "message {n}"}}"#);
+            let _: i64 = redis::cmd("PUBLISH")
+                .arg(outbound_topic(channel))
+                .arg(payload)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        n
+    });
+    assert!(
+        wait_until(PATIENCE, || discord.posted().len() >= 40).await,
+        "no outbound traffic reached the fake"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(PATIENCE, waiter)
+        .await
+        .expect("the gateway exits on SIGTERM within the deadline")
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let n_published = publisher.await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}:\n{stderr}", out.status);
+
+    let received = final_count(&stderr, "outbound_received");
+    let sent = final_count(&stderr, "outbound_sent");
+    assert!(received > 0 && received <= n_published, "{stderr}");
+    for lost in ["outbound_failed", "outbound_malformed", "outbound_dropped"] {
+        assert_eq!(final_count(&stderr, lost), 0, "{lost}:\n{stderr}");
+    }
+    assert_eq!(sent, received, "taken from redis but not sent:\n{stderr}");
+    assert_eq!(discord.posted().len() as u64, sent, "{stderr}");
+}
+
+/// Polls `/readyz` until it answers 200.
+async fn wait_ready(addr: std::net::SocketAddr) -> bool {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::time::Instant::now() < deadline {
+        if http_get(addr, "/readyz")
+            .await
+            .is_some_and(|r| r.status == 200)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// `field` from the gateway's final `stopped metrics=MetricsSnapshot { ... }` line.
+fn final_count(log: &str, field: &str) -> u64 {
+    let line = log
+        .lines()
+        .rev()
+        .find(|line| line.contains("MetricsSnapshot"))
+        .unwrap_or_else(|| panic!("no final counters in:\n{log}"));
+    let start = line
+        .find(&format!("{field}: "))
+        .unwrap_or_else(|| panic!("no {field} in {line}"))
+        + field.len()
+        + 2;
+    line[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
 }
