@@ -23,6 +23,8 @@ pub struct Binaries {
     pub router_tools: PathBuf,
     /// `example-subscriber`.
     pub example_subscriber: PathBuf,
+    /// `gateway-discord`.
+    pub gateway_discord: PathBuf,
     /// The directory that holds both.
     pub dir: PathBuf,
 }
@@ -61,7 +63,8 @@ pub fn target_dir() -> PathBuf {
     target_and_profile().0
 }
 
-/// Builds router-tools and example-subscriber (once per test run) and returns them.
+/// Builds router-tools, example-subscriber and gateway-discord (once per test run) and
+/// returns them.
 pub fn binaries() -> &'static Binaries {
     static BINARIES: OnceLock<Binaries> = OnceLock::new();
     BINARIES.get_or_init(|| {
@@ -82,6 +85,8 @@ pub fn binaries() -> &'static Binaries {
                 "router-tools",
                 "-p",
                 "example-subscriber",
+                "-p",
+                "gateway-discord",
             ])
             .arg("--profile")
             .arg(profile)
@@ -92,7 +97,7 @@ pub fn binaries() -> &'static Binaries {
             .expect("running cargo build");
         assert!(
             output.status.success(),
-            "cargo build -p router-tools -p example-subscriber failed:\n{}",
+            "cargo build -p router-tools -p example-subscriber -p gateway-discord failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         let dir = target.join(&profile_dir);
@@ -102,6 +107,7 @@ pub fn binaries() -> &'static Binaries {
                 "example-subscriber{}",
                 std::env::consts::EXE_SUFFIX
             )),
+            gateway_discord: dir.join(format!("gateway-discord{}", std::env::consts::EXE_SUFFIX)),
             dir,
         }
     })

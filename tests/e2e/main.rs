@@ -5,6 +5,7 @@
 
 mod chat;
 mod demo;
+mod deploy;
 mod operate;
 mod python;
 mod tools;

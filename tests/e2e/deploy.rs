@@ -1,0 +1,280 @@
+//! The deployment files (docker-compose.yml, fly.toml, deploy/fly/*.toml, Dockerfile)
+//! checked against the programs they run. No Docker engine is needed: a service that
+//! names a missing binary or sets a variable nobody reads fails here, not in production.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bytebot_e2e::{binaries, workspace_root};
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// The programs the image ships, with the path of each built binary.
+fn programs() -> BTreeMap<&'static str, PathBuf> {
+    let binaries = binaries();
+    BTreeMap::from([
+        ("gateway-discord", binaries.gateway_discord.clone()),
+        ("example-subscriber", binaries.example_subscriber.clone()),
+        ("router-tools", binaries.router_tools.clone()),
+    ])
+}
+
+/// The environment variables `program` reads, as its `--help` lists them: clap's
+/// `[env: NAME]` for flags, and the variables its help text names (`DISCORD_TOKEN`,
+/// `RUST_LOG`).
+fn variables_read_by(program: &Path) -> String {
+    let output = Command::new(program)
+        .arg("--help")
+        .output()
+        .expect("running --help");
+    assert!(
+        output.status.success(),
+        "{} --help failed",
+        program.display()
+    );
+    String::from_utf8(output.stdout).expect("utf-8 help")
+}
+
+fn read(relative: &str) -> String {
+    let path = workspace_root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("reading {relative}: {err}"))
+}
+
+/// Asserts every variable in `variables` is one `program` documents reading.
+fn assert_reads_all(place: &str, program: &str, variables: &BTreeSet<String>) {
+    let help = variables_read_by(&programs()[program]);
+    for variable in variables {
+        assert!(
+            help.contains(variable.as_str()),
+            "{place} sets {variable} for {program}, which does not read it (not in --help)"
+        );
+    }
+}
+
+fn yaml_strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().expect("a string").to_owned())
+            .collect(),
+        Yaml::String(text) => text.split_whitespace().map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every compose service built from our image runs one of our binaries, with only
+/// variables that binary reads; Redis is healthchecked and the daemons wait for it.
+#[test]
+fn compose_services_run_our_binaries_with_variables_they_read() {
+    let documents = YamlLoader::load_from_str(&read("docker-compose.yml")).expect("valid YAML");
+    let services = documents[0]["services"].as_hash().expect("a services map");
+    let mut programs_run = BTreeSet::new();
+    for (name, service) in services {
+        let name = name.as_str().expect("service name");
+        if name == "redis" {
+            assert!(
+                !service["healthcheck"].is_badvalue(),
+                "redis needs a healthcheck for depends_on: service_healthy"
+            );
+            continue;
+        }
+        assert_eq!(
+            service["image"].as_str(),
+            Some("bytebot:local"),
+            "{name} runs our image"
+        );
+        let command = if service["entrypoint"].is_badvalue() {
+            yaml_strings(&service["command"])
+        } else {
+            yaml_strings(&service["entrypoint"])
+        };
+        let program = command.first().expect("a command").clone();
+        assert!(
+            programs().contains_key(program.as_str()),
+            "service {name} runs {program}, which the workspace does not build"
+        );
+        let variables: BTreeSet<String> = service["environment"]
+            .as_hash()
+            .expect("an environment map")
+            .keys()
+            .map(|key| key.as_str().expect("variable name").to_owned())
+            .collect();
+        assert_reads_all(&format!("compose service {name}"), &program, &variables);
+        assert_eq!(
+            service["depends_on"]["redis"]["condition"].as_str(),
+            Some("service_healthy"),
+            "{name} waits for a healthy redis"
+        );
+        if program != "router-tools" {
+            assert_eq!(service["restart"].as_str(), Some("on-failure"), "{name}");
+        }
+        programs_run.insert(program);
+    }
+    assert_eq!(
+        programs_run,
+        programs().keys().map(|p| p.to_string()).collect(),
+        "every program has a compose service"
+    );
+    let gateway_token =
+        services[&Yaml::from_str("gateway-discord")]["environment"]["DISCORD_TOKEN"]
+            .as_str()
+            .expect("the gateway gets DISCORD_TOKEN");
+    assert!(
+        gateway_token.starts_with("${DISCORD_TOKEN:?"),
+        "a missing token must stop compose with a message, not crash-loop: {gateway_token}"
+    );
+}
+
+fn toml_table(relative: &str) -> toml::Table {
+    read(relative)
+        .parse()
+        .unwrap_or_else(|err| panic!("{relative} is not valid TOML: {err}"))
+}
+
+fn fly_configs() -> Vec<String> {
+    let mut configs = vec!["fly.toml".to_owned()];
+    for entry in std::fs::read_dir(workspace_root().join("deploy/fly")).expect("deploy/fly") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let name = path.file_name().expect("name").to_string_lossy();
+            configs.push(format!("deploy/fly/{name}"));
+        }
+    }
+    configs
+}
+
+/// Each Fly app: a Dockerfile that exists, one of our daemons, variables it reads,
+/// no secret in `[env]`, SIGTERM with time to drain, health and metrics on the port
+/// the daemon listens on, a small VM, and no public service.
+#[test]
+fn fly_apps_deploy_our_daemons_correctly() {
+    let mut daemons = BTreeSet::new();
+    for relative in fly_configs() {
+        let config = toml_table(&relative);
+        let directory = workspace_root().join(&relative);
+        let directory = directory.parent().expect("a directory");
+
+        let dockerfile = config["build"]["dockerfile"]
+            .as_str()
+            .expect("[build] dockerfile");
+        assert!(
+            directory.join(dockerfile).is_file(),
+            "{relative}: {dockerfile} (relative to the config, as flyctl resolves it) does not exist"
+        );
+
+        let program = config["processes"]["app"]
+            .as_str()
+            .expect("[processes] app");
+        assert!(
+            ["gateway-discord", "example-subscriber"].contains(&program),
+            "{relative} runs {program}, which is not one of our daemons"
+        );
+        daemons.insert(program.to_owned());
+
+        let env = config["env"].as_table().expect("[env]");
+        for secret in ["DISCORD_TOKEN", "REDIS_URL"] {
+            assert!(
+                !env.contains_key(secret),
+                "{relative}: {secret} is a secret: use `fly secrets set`, not [env]"
+            );
+        }
+        let variables: BTreeSet<String> = env.keys().cloned().collect();
+        assert_reads_all(&relative, program, &variables);
+
+        assert_eq!(
+            config["kill_signal"].as_str(),
+            Some("SIGTERM"),
+            "{relative}"
+        );
+        let kill_timeout = config["kill_timeout"].as_integer().expect("kill_timeout");
+        assert!(
+            kill_timeout > 10,
+            "{relative}: kill_timeout {kill_timeout}s must exceed the 10 s drain"
+        );
+
+        let http_addr = env["BYTEBOT_HTTP_ADDR"]
+            .as_str()
+            .expect("BYTEBOT_HTTP_ADDR");
+        let port: i64 = http_addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("a port in BYTEBOT_HTTP_ADDR");
+        let check = config["checks"]["health"]
+            .as_table()
+            .expect("[checks.health]");
+        assert_eq!(check["path"].as_str(), Some("/healthz"), "{relative}");
+        assert_eq!(check["port"].as_integer(), Some(port), "{relative}");
+        assert_eq!(
+            config["metrics"]["path"].as_str(),
+            Some("/metrics"),
+            "{relative}"
+        );
+        assert_eq!(
+            config["metrics"]["port"].as_integer(),
+            Some(port),
+            "{relative}"
+        );
+
+        let vm = &config["vm"].as_array().expect("[[vm]]")[0];
+        assert_eq!(vm["memory"].as_str(), Some("256mb"), "{relative}");
+        assert!(
+            !config.contains_key("http_service") && !config.contains_key("services"),
+            "{relative}: the daemons serve nobody from outside"
+        );
+    }
+    assert_eq!(
+        daemons,
+        BTreeSet::from([
+            "gateway-discord".to_owned(),
+            "example-subscriber".to_owned()
+        ]),
+        "one Fly app per daemon"
+    );
+}
+
+/// The image builds every program from the locked dependencies with a cached
+/// dependency layer, keeps secrets and build output out of the build context, and
+/// runs as a non-root user.
+#[test]
+fn dockerfile_builds_every_program_cached_locked_and_unprivileged() {
+    let dockerfile = read("Dockerfile");
+    for program in programs().keys() {
+        assert!(
+            dockerfile.contains(&format!("-p {program}")),
+            "the image does not build {program}"
+        );
+        assert!(
+            dockerfile.contains(&format!("target/release/{program}")),
+            "the image does not ship {program}"
+        );
+    }
+    let build_lines: Vec<&str> = dockerfile
+        .lines()
+        .filter(|line| line.contains("cargo chef cook") || line.contains("cargo build"))
+        .collect();
+    assert_eq!(
+        build_lines.len(),
+        2,
+        "a dependency layer, then our code: {build_lines:?}"
+    );
+    assert!(
+        build_lines.iter().all(|line| line.contains("--locked")),
+        "builds must use Cargo.lock: {build_lines:?}"
+    );
+    assert!(
+        dockerfile
+            .lines()
+            .any(|line| line.starts_with("USER ") && !line.contains("root")),
+        "the image runs as a non-root user"
+    );
+    let ignored: Vec<String> = read(".dockerignore")
+        .lines()
+        .map(|line| line.trim().trim_end_matches('/').to_owned())
+        .collect();
+    for path in ["target", ".git", ".env"] {
+        assert!(
+            ignored.iter().any(|line| line == path),
+            ".dockerignore must exclude {path}"
+        );
+    }
+}
