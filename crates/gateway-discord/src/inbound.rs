@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use bytebot_core::bus::Publisher;
 use serenity::all::{
-    CollectorCallback, ConnectionStage, Context, Event, EventHandler, Message, MessageCreateEvent,
-    MessageId, Ready, ResumedEvent, ShardStageUpdateEvent, UserId,
+    CollectorCallback, Context, Event, EventHandler, Message, MessageCreateEvent, MessageId, Ready,
+    ResumedEvent, UserId,
 };
 use serenity::async_trait;
 
@@ -120,7 +120,6 @@ pub(crate) struct Handler(pub(crate) Arc<Inbound>);
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         self.0.collect(&ctx);
-        self.0.metrics.set_discord_connected(true);
         tracing::info!(
             user = %ready.user.name,
             user_id = %ready.user.id,
@@ -130,17 +129,7 @@ impl EventHandler for Handler {
     }
 
     async fn resume(&self, _: Context, _: ResumedEvent) {
-        self.0.metrics.set_discord_connected(true);
         tracing::info!("resumed the discord gateway session");
-    }
-
-    /// Readiness: a shard that leaves the connected stage (a dropped connection, a
-    /// restart after an unacknowledged heartbeat) is not live until READY or RESUMED.
-    async fn shard_stage_update(&self, _: Context, event: ShardStageUpdateEvent) {
-        tracing::debug!(old = ?event.old, new = ?event.new, "discord shard stage changed");
-        if event.new != ConnectionStage::Connected {
-            self.0.metrics.set_discord_connected(false);
-        }
     }
 
     async fn message(&self, _: Context, message: Message) {

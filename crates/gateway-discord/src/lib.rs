@@ -19,18 +19,21 @@ mod outbound;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use bytebot_core::bus::{
-    BusConfig, OutboxOptions, Publisher, RedisUrl, SubscribeOptions, Subscription,
+    BusConfig, OutboxOptions, Publisher, PublisherMonitor, RedisUrl, SubscribeOptions,
+    Subscription, SubscriptionMonitor,
 };
 use bytebot_daemon::telemetry::names;
 use bytebot_daemon::{Health, HttpServer, Telemetry};
 use secrecy::{ExposeSecret, SecretString};
-use serenity::all::{ClientBuilder, GatewayError, GatewayIntents, HttpBuilder};
+use serenity::all::{
+    ClientBuilder, ConnectionStage, GatewayError, GatewayIntents, HttpBuilder, ShardManager,
+};
 use tokio::sync::watch;
 
 /// Validated settings for [`run`].
@@ -96,9 +99,6 @@ pub struct Metrics {
     outbound_failed: AtomicU64,
     outbound_malformed: AtomicU64,
     outbound_dropped: AtomicU64,
-    /// Whether a Discord session is live: set by READY and RESUMED, cleared when the
-    /// shard leaves the connected stage (see [`inbound::Handler`]), for `/readyz`.
-    discord_session: AtomicBool,
 }
 
 /// A copy of the [`Metrics`] counters at one moment.
@@ -139,16 +139,6 @@ impl Metrics {
     fn add(&self, counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
-
-    /// Whether the gateway holds a live Discord session (READY or RESUMED seen, shard
-    /// still connected).
-    pub fn discord_connected(&self) -> bool {
-        self.discord_session.load(Ordering::Relaxed)
-    }
-
-    fn set_discord_connected(&self, connected: bool) {
-        self.discord_session.store(connected, Ordering::Relaxed);
-    }
 }
 
 /// The intents the gateway asks for. `MESSAGE_CONTENT` is privileged: without it
@@ -173,7 +163,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     );
     let publisher = Publisher::start(bus, OutboxOptions::default());
     let telemetry = Arc::new(Telemetry::new("gateway-discord"));
-    let health = health(&config.metrics, subscription.monitor());
+    let shards: Shards = Arc::default();
+    let health = health(Arc::clone(&shards), subscription.monitor());
     // Listen first, so an orchestrator sees "alive, not ready" during the Discord login.
     let http = match config.http_addr {
         Some(addr) => {
@@ -192,6 +183,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         shutdown,
         subscription,
         publisher,
+        shards,
         &health,
         &telemetry,
     )
@@ -202,20 +194,41 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     result
 }
 
-/// Ready while the `outbound.discord.*` subscription is up and a Discord session is
-/// live. Liveness of the session comes from the gateway's own events (READY,
-/// RESUMED, shard stage changes), never from a request to Discord: serenity restarts a
-/// shard whose heartbeat goes unacknowledged, which changes its stage, so a session
-/// counted as live has had its heartbeats acknowledged.
-fn health(metrics: &Arc<Metrics>, subscription: bytebot_core::bus::SubscriptionMonitor) -> Health {
-    let metrics = Arc::clone(metrics);
+/// The Discord client's shards, once it exists (after the token check).
+type Shards = Arc<OnceLock<Arc<ShardManager>>>;
+
+/// Ready while the `outbound.discord.*` subscription is up and a Discord shard is in
+/// the connected stage, which serenity enters on READY or RESUMED and leaves when the
+/// connection drops or a heartbeat goes unacknowledged (it then restarts the shard).
+/// So this is "an event seen and heartbeats acknowledged", read from the shard
+/// manager's own state: never a request to Discord.
+fn health(shards: Shards, subscription: SubscriptionMonitor) -> Health {
+    // The shard map sits behind an async mutex: a probe only tries it, and reuses the
+    // previous answer in the rare case the shard manager holds it at that moment.
+    let last_seen = AtomicBool::new(false);
     Health::new()
         .redis_subscription(move || Some(subscription.clone()))
         .check("discord", move || {
-            if metrics.discord_connected() {
+            let Some(shard_manager) = shards.get() else {
+                return Err("logging in".to_owned());
+            };
+            let connected = match shard_manager.runners.try_lock() {
+                Ok(runners) => {
+                    let connected = runners
+                        .values()
+                        .any(|runner| runner.stage == ConnectionStage::Connected);
+                    last_seen.store(connected, Ordering::Relaxed);
+                    connected
+                }
+                Err(_) => last_seen.load(Ordering::Relaxed),
+            };
+            if connected {
                 Ok(())
             } else {
-                Err("no live gateway session (connecting, or READY not received)".to_owned())
+                Err(
+                    "no live gateway session (connecting, or READY/RESUMED not received)"
+                        .to_owned(),
+                )
             }
         })
 }
@@ -224,10 +237,7 @@ fn health(metrics: &Arc<Metrics>, subscription: bytebot_core::bus::SubscriptionM
 fn record(
     telemetry: &Telemetry,
     metrics: &Metrics,
-    (publisher, subscription): &(
-        bytebot_core::bus::PublisherMonitor,
-        bytebot_core::bus::SubscriptionMonitor,
-    ),
+    (publisher, subscription): &(PublisherMonitor, SubscriptionMonitor),
 ) {
     if let Some(stats) = publisher.stats() {
         telemetry.record_publisher(&stats);
@@ -263,6 +273,7 @@ async fn serve(
     shutdown: impl Future<Output = ()>,
     subscription: Subscription,
     publisher: Publisher,
+    shards: Shards,
     health: &Health,
     telemetry: &Telemetry,
 ) -> anyhow::Result<()> {
@@ -293,6 +304,7 @@ async fn serve(
         .context("building the discord client")?;
     let http = Arc::clone(&client.http);
     let shard_manager = Arc::clone(&client.shard_manager);
+    let _ = shards.set(Arc::clone(&shard_manager));
     let mut discord = tokio::spawn(async move { client.start().await });
 
     let (stop_outbound, stop_receiver) = watch::channel(false);
