@@ -3,6 +3,7 @@
 //! Each test starts its own `redis-server` and its own processes (killed on drop), so
 //! tests run in parallel and a failure leaves nothing behind.
 
+mod bench;
 mod chat;
 mod demo;
 mod deploy;

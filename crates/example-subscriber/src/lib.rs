@@ -36,6 +36,9 @@ pub struct Config {
     pub prefix: String,
     /// Answer messages written by bots too (off: the loop guard).
     pub answer_bots: bool,
+    /// Reply to every message with its content as is, without parsing commands: the
+    /// framework's own cost, for `router-tools bench roundtrip`.
+    pub echo: bool,
     /// Serve `/healthz`, `/readyz` and `/metrics` here (`--http-addr`); off when `None`.
     pub http_addr: Option<SocketAddr>,
 }
@@ -48,6 +51,7 @@ impl Config {
             patterns: vec![Pattern::all_inbound().to_string()],
             prefix: "!".to_owned(),
             answer_bots: false,
+            echo: false,
             http_addr: None,
         }
     }
@@ -99,9 +103,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         shutdown.await;
         health.set_draining();
     };
-    let stats = bot
-        .run(move |message| answer(message, prefix.clone()), shutdown)
-        .await;
+    let stats = if config.echo {
+        bot.run(echo, shutdown).await
+    } else {
+        bot.run(move |message| answer(message, prefix.clone()), shutdown)
+            .await
+    };
     if let Some(http) = http {
         http.stop().await;
     }
@@ -154,4 +161,10 @@ async fn answer(message: InboundMessage, prefix: String) -> Vec<OutboundMessage>
         &message,
         command.apply(name, &message.platform),
     )]
+}
+
+/// The echo handler: the content back as is (the `Bot` refuses blank replies itself).
+async fn echo(message: InboundMessage) -> Vec<OutboundMessage> {
+    let content = message.content.clone();
+    vec![OutboundMessage::reply_to(&message, content)]
 }

@@ -31,6 +31,10 @@ struct Args {
     /// Answer messages written by bots too (off by default: two bots would answer each other forever).
     #[arg(long, env = "BYTEBOT_ANSWER_BOTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     answer_bots: bool,
+    /// Reply to every message with its content as is, no command parsing (benchmarks:
+    /// `router-tools bench roundtrip --content hello`).
+    #[arg(long, env = "BYTEBOT_ECHO", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    echo: bool,
     /// Log format: human-readable text or JSON lines (filter with RUST_LOG, default info).
     #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -46,10 +50,17 @@ fn main() -> ExitCode {
         patterns: args.patterns,
         prefix: args.prefix,
         answer_bots: args.answer_bots,
+        echo: args.echo,
         http_addr: args.http_addr,
         ..Config::new(args.redis_url)
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    // One thread: the bot's work per message is small and mostly waiting on Redis, and
+    // a current-thread runtime saves the cross-thread wake-ups of a multi-threaded one
+    // (measured with `router-tools bench roundtrip`, docs/performance.md).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("example-subscriber: starting the async runtime: {err}");

@@ -4,6 +4,7 @@
 //! subcommand that touches Redis takes a [`bytebot_core::bus::RedisUrl`], which prints
 //! with its password redacted, so no output of this tool can leak it.
 
+pub mod bench;
 pub mod chat;
 pub mod doctor;
 pub mod send;

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use router_tools::chat::{self, ChatConfig, Identity};
 use router_tools::send::{self, Message, SendConfig};
 use router_tools::watch::{self, WatchConfig};
-use router_tools::{doctor, topic};
+use router_tools::{bench, doctor, topic};
 
 /// The operator's command line for a Bytebot bus: watch traffic, send messages, chat
 /// with your bots from a terminal, check topics and patterns, print the envelope
@@ -62,6 +62,76 @@ enum Command {
     /// Check Redis: reachable? version, round trip, who is connected, and whether
     /// anything listens on the inbound and outbound topics.
     Doctor,
+    /// Measure the bus: Redis alone, round trips through a running subscriber, and a
+    /// minimal echo to compare subscribers with (see docs/performance.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Redis pub/sub alone: publish N envelopes with pipelining to one pattern
+    /// subscription of our own; published/s, delivered/s and losses.
+    Raw {
+        /// How many messages.
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        /// Payload size in bytes (an inbound envelope padded to it).
+        #[arg(long, default_value_t = 500)]
+        size: usize,
+        /// PUBLISHes per pipelined round trip.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Round trips through whatever subscriber is running, matched by in_reply_to:
+    /// closed loop with --window in flight (maximum throughput), then open loop at each
+    /// --rate (latency percentiles and losses).
+    Roundtrip {
+        /// Content of each inbound message (`!ping`, or anything for an echo).
+        #[arg(long, default_value = "!ping")]
+        content: String,
+        /// Closed-loop window: messages in flight (0 skips the closed-loop phase).
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+        /// Open-loop offered rates, messages per second, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        rate: Vec<u64>,
+        /// Also offer twice the closed-loop throughput (memory under overload).
+        #[arg(long)]
+        overload: bool,
+        /// Seconds each phase is measured.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Seconds sent before each phase and not counted.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// Seconds to wait for late replies after a phase.
+        #[arg(long, default_value_t = 2.0)]
+        drain: f64,
+        /// Rooms the messages are spread over.
+        #[arg(long, default_value_t = 16)]
+        rooms: usize,
+        /// The subscriber's process id: report its RSS and CPU use per phase.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A minimal echo on redis-rs alone (no Bytebot framework), the anchor for
+    /// `roundtrip`: replies to every inbound message with its content. Runs until
+    /// killed.
+    EchoServer {
+        /// PSUBSCRIBE pattern.
+        #[arg(long, default_value = "inbound.*")]
+        pattern: String,
+        /// Run on a single-threaded runtime instead of two worker threads.
+        #[arg(long)]
+        current_thread: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -296,8 +366,81 @@ fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
             print!("{}", bytebot_core::envelope::render_schema(&schema));
         }
         Command::Doctor => print!("{}", runtime.block_on(doctor::run(redis_url))?),
+        Command::Bench(command) => run_bench(command, redis_url, runtime)?,
     }
     Ok(true)
+}
+
+fn run_bench(
+    command: BenchCommand,
+    redis_url: RedisUrl,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Raw {
+            messages,
+            size,
+            batch,
+            json,
+        } => {
+            let report = runtime.block_on(bench::raw(bench::RawConfig {
+                redis_url,
+                n_messages: messages,
+                payload_bytes: size,
+                batch_size: batch,
+            }))?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_table());
+            }
+        }
+        BenchCommand::Roundtrip {
+            content,
+            window,
+            rate,
+            overload,
+            duration,
+            warmup,
+            drain,
+            rooms,
+            pid,
+            json,
+        } => {
+            let report = runtime.block_on(bench::roundtrip(bench::RoundtripConfig {
+                redis_url,
+                content,
+                window,
+                rates: rate,
+                overload,
+                duration: seconds(duration, "--duration")?,
+                warmup: seconds(warmup, "--warmup")?,
+                drain: seconds(drain, "--drain")?,
+                rooms,
+                pid,
+            }))?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_table());
+            }
+        }
+        BenchCommand::EchoServer {
+            pattern,
+            current_thread,
+        } => {
+            if current_thread {
+                let single = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the async runtime")?;
+                single.block_on(bench::echo_server(redis_url, pattern))?;
+            } else {
+                runtime.block_on(bench::echo_server(redis_url, pattern))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run_topic(command: TopicCommand) -> anyhow::Result<bool> {
