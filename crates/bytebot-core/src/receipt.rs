@@ -128,34 +128,12 @@ pub fn receipt_schema() -> Schema {
          fields must be ignored: fields may be added within version 1."
             .into(),
     );
-    let mut value = schema.to_value();
-    unwrap_descriptions(&mut value);
-    Schema::try_from(value).expect("a schema stays an object")
+    crate::envelope::schema::unwrap_descriptions(schema)
 }
 
 /// The schema of `v`: the integer 1.
 fn version_schema(_: &mut schemars::SchemaGenerator) -> Schema {
     schemars::json_schema!({"type": "integer", "const": RECEIPT_VERSION})
-}
-
-/// One line per paragraph in every `description` (doc comments wrap at 90 columns).
-fn unwrap_descriptions(value: &mut Value) {
-    match value {
-        Value::Object(object) => {
-            for (key, child) in object.iter_mut() {
-                match child {
-                    Value::String(text) if key == "description" => {
-                        let paragraphs: Vec<String> =
-                            text.split("\n\n").map(|p| p.replace('\n', " ")).collect();
-                        *text = paragraphs.join("\n\n");
-                    }
-                    _ => unwrap_descriptions(child),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
-        _ => {}
-    }
 }
 
 #[cfg(test)]

@@ -104,7 +104,8 @@ pub(crate) fn version_schema(_: &mut SchemaGenerator) -> Schema {
 
 /// Joins the lines of every `description` (doc comments wrap at 90 columns) into one
 /// line per paragraph: readers of other languages see them in editors and generated code.
-fn unwrap_descriptions(schema: Schema) -> Schema {
+/// Every committed schema goes through it (the receipt's too).
+pub(crate) fn unwrap_descriptions(schema: Schema) -> Schema {
     fn walk(value: &mut Value) {
         match value {
             Value::Object(object) => {
