@@ -402,13 +402,15 @@ where
         done,
     } = task;
     let inbound_id = message.id;
+    // Formatted once: replies are published on it, and the warnings below name it (it
+    // is the message's own address, direction `outbound`), since `handler` takes the
+    // message.
     let reply_topic = message.reply_topic.to_string();
-    let topic = message.topic.to_string();
     let replies = match tokio::time::timeout(timeout, handler(message)).await {
         Ok(replies) => replies,
         Err(_) => {
             bump(&counters.inner.handler_failures);
-            tracing::warn!(%topic, ?timeout, "a handler ran out of time; its message gets no reply");
+            tracing::warn!(%reply_topic, ?timeout, "a handler ran out of time; its message gets no reply");
             Vec::new()
         }
     };
@@ -419,14 +421,14 @@ where
     for mut reply in replies {
         if reply.content.trim().is_empty() {
             bump(&counters.inner.replies_refused);
-            tracing::warn!(%topic, "a handler returned a reply with blank content; not publishing it");
+            tracing::warn!(%reply_topic, "a handler returned a reply with blank content; not publishing it");
             continue;
         }
         reply.in_reply_to.get_or_insert(inbound_id);
         let payload = reply.encode();
         if payload.len() > MAX_PAYLOAD_BYTES {
             bump(&counters.inner.replies_refused);
-            tracing::warn!(%topic, bytes = payload.len(), limit = MAX_PAYLOAD_BYTES, "a reply is over the size limit; not publishing it");
+            tracing::warn!(%reply_topic, bytes = payload.len(), limit = MAX_PAYLOAD_BYTES, "a reply is over the size limit; not publishing it");
             continue;
         }
         bump(&counters.inner.replies);
