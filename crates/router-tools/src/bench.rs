@@ -454,6 +454,15 @@ impl ProcessProbe {
     }
 
     /// (RSS before, peak RSS) and CPU percent of one core.
+    /// [`ProcessProbe::finish`] for a phase whose probe may not have started (no
+    /// `--pid`, or the phase ended before it measured): no figures then.
+    fn finish_if_started(probe: Option<ProcessProbe>) -> (Option<(u64, u64)>, Option<f64>) {
+        probe.map_or((None, None), |probe| {
+            let (rss, cpu) = probe.finish();
+            (Some(rss), cpu)
+        })
+    }
+
     fn finish(mut self) -> ((u64, u64), Option<f64>) {
         self.sample();
         let seconds = self.started.elapsed().as_secs_f64();
@@ -642,13 +651,7 @@ async fn closed_loop(rig: &mut Rig, config: &RoundtripConfig) -> PhaseReport {
         }
     }
     let lost = in_flight.values().filter(|(_, measured)| *measured).count() as u64;
-    let (rss_kib, cpu_percent) = match probe.flatten() {
-        Some(probe) => {
-            let (rss, cpu) = probe.finish();
-            (Some(rss), cpu)
-        }
-        None => (None, None),
-    };
+    let (rss_kib, cpu_percent) = ProcessProbe::finish_if_started(probe.flatten());
     PhaseReport {
         name: format!("closed W={}", config.window),
         offered: format!("window {}", config.window),
@@ -731,13 +734,7 @@ async fn open_loop(rig: &mut Rig, config: &RoundtripConfig, rate: u64) -> PhaseR
     }
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
-    let (rss_kib, cpu_percent) = match probe.flatten() {
-        Some(probe) => {
-            let (rss, cpu) = probe.finish();
-            (Some(rss), cpu)
-        }
-        None => (None, None),
-    };
+    let (rss_kib, cpu_percent) = ProcessProbe::finish_if_started(probe.flatten());
     PhaseReport {
         name: format!("open {rate}/s"),
         offered: format!("{rate}/s"),
