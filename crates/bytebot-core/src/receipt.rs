@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::envelope::{EnvelopeError, MAX_PAYLOAD_BYTES};
+use crate::envelope::{EnvelopeError, MAX_PAYLOAD_BYTES, OutboundAction, check_object};
 
 /// The receipt format version this build writes and the only one it reads.
 pub const RECEIPT_VERSION: u32 = 1;
@@ -35,10 +35,16 @@ pub struct DeliveryReceipt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>", extend("format" = "uuid"))]
     pub in_reply_to: Option<Uuid>,
-    /// Whether every part of the message was delivered.
+    /// The outbound envelope's `action`: `send` when absent.
+    #[serde(default, skip_serializing_if = "OutboundAction::is_send")]
+    pub action: OutboundAction,
+    /// Whether the action was carried out (for a send: every part delivered).
     pub ok: bool,
-    /// The platform's ids of the messages sent, in order: one per part when a long
-    /// message was split. On failure, the parts sent before it (usually none).
+    /// For a `send`: the platform's ids of the messages sent, in order, one per part
+    /// when a long message was split (on failure, the parts sent before it, usually
+    /// none); keep them to `edit` or `delete` the messages later. For `edit`, `delete`,
+    /// `react` and `unreact`: the message acted on. Empty for `typing`, and on
+    /// platforms without message ids (IRC), which the receipt's platform documents.
     #[serde(default)]
     pub message_ids: Vec<String>,
     /// Why delivery failed. Absent when `ok` is true.
@@ -67,6 +73,7 @@ impl DeliveryReceipt {
         DeliveryReceipt {
             v: RECEIPT_VERSION,
             in_reply_to,
+            action: OutboundAction::Send,
             ok: true,
             message_ids,
             error: None,
@@ -82,10 +89,17 @@ impl DeliveryReceipt {
         DeliveryReceipt {
             v: RECEIPT_VERSION,
             in_reply_to,
+            action: OutboundAction::Send,
             ok: false,
             message_ids,
             error: Some(error),
         }
+    }
+
+    /// The same receipt for `action` (the outbound envelope's).
+    pub fn for_action(mut self, action: OutboundAction) -> DeliveryReceipt {
+        self.action = action;
+        self
     }
 
     /// The JSON payload to publish.
@@ -94,8 +108,9 @@ impl DeliveryReceipt {
     }
 }
 
-/// Decodes a receipt: refuses a payload over [`MAX_PAYLOAD_BYTES`] (before parsing), a
-/// `v` other than [`RECEIPT_VERSION`], and invalid JSON or missing fields.
+/// Decodes a receipt: refuses a payload over [`MAX_PAYLOAD_BYTES`] (before parsing), JSON
+/// other than an object, a `v` other than [`RECEIPT_VERSION`], and invalid JSON or
+/// missing fields.
 pub fn decode_receipt(payload: &[u8]) -> Result<DeliveryReceipt, EnvelopeError> {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(EnvelopeError::TooLarge {
@@ -103,6 +118,7 @@ pub fn decode_receipt(payload: &[u8]) -> Result<DeliveryReceipt, EnvelopeError> 
             limit: MAX_PAYLOAD_BYTES,
         });
     }
+    check_object(payload, false)?;
     let value: Value = serde_json::from_slice(payload).map_err(EnvelopeError::Json)?;
     if let Some(found) = value.get("v").and_then(Value::as_u64)
         && found != u64::from(RECEIPT_VERSION)

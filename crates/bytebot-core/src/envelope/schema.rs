@@ -11,7 +11,7 @@ use schemars::{Schema, SchemaGenerator, json_schema};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::{InboundMessage, OutboundMessage, WIRE_VERSION};
+use super::{InboundKind, InboundMessage, OutboundAction, OutboundMessage, WIRE_VERSION};
 
 /// The `$id` of the inbound schema: where the committed file is published.
 pub const INBOUND_SCHEMA_ID: &str =
@@ -33,13 +33,28 @@ pub fn inbound_schema() -> Schema {
     object.insert("title".into(), "Bytebot inbound envelope, version 1".into());
     object.insert(
         "description".into(),
-        "A chat message, published by a gateway as JSON on an inbound topic \
-         (`inbound.platform.space.room.user`). Unknown fields must be ignored: fields may be \
-         added within version 1. A reader must refuse a `v` it does not know. `platform`, \
-         `space` and `room` always equal the corresponding segments of `topic` (unescaped), \
-         `topic` is an inbound topic and `reply_topic` an outbound one; answer by publishing \
-         an outbound envelope on `reply_topic`."
+        "A chat message or an event about one (`kind`), published by a gateway as JSON \
+         on an inbound topic (`inbound.platform.space.room.user`). Unknown fields must be \
+         ignored: fields may be added within version 1, and so may kinds: skip a `kind` you \
+         do not know. A reader must refuse a `v` it does not know. `platform`, `space` and \
+         `room` always equal the corresponding segments of `topic` (unescaped), `direct` is \
+         true exactly when the topic's space segment is `@me`, `topic` is an inbound topic \
+         and `reply_topic` an outbound one; answer by publishing an outbound envelope on \
+         `reply_topic`."
             .into(),
+    );
+    // What the decoder checks per kind (`InboundMessage::validate`).
+    let reactions: Vec<&str> = InboundKind::ALL
+        .into_iter()
+        .filter(|kind| kind.is_reaction())
+        .map(InboundKind::as_str)
+        .collect();
+    object.insert(
+        "allOf".into(),
+        serde_json::json!([{
+            "if": {"required": ["kind"], "properties": {"kind": {"enum": reactions}}},
+            "then": {"required": ["reaction"]},
+        }]),
     );
     unwrap_descriptions(schema)
 }
@@ -51,17 +66,55 @@ pub fn outbound_schema() -> Schema {
     let mut generator = generator();
     let object = generator.subschema_for::<OutboundMessage>();
     let definitions = generator.take_definitions(true);
+    let names = |wanted: fn(OutboundAction) -> bool| -> Vec<&'static str> {
+        OutboundAction::ALL
+            .into_iter()
+            .filter(|action| wanted(*action))
+            .map(OutboundAction::as_str)
+            .collect()
+    };
+    // What each action needs, as the decoder checks it (`OutboundMessage::validate`).
+    // An absent `action` is `send`.
+    let object_rules = json_schema!({
+        "allOf": [
+            object,
+            {
+                "if": {"required": ["action"], "properties": {"action": {"enum": names(|a| !a.has_content())}}},
+                "else": {
+                    "required": ["content"],
+                    "properties": {"content": {"minLength": 1, "pattern": "\\S"}},
+                },
+            },
+            {
+                "if": {"required": ["action"], "properties": {"action": {"enum": names(OutboundAction::targets_message)}}},
+                "then": {
+                    "required": ["message_id"],
+                    "properties": {"message_id": {"minLength": 1, "pattern": "\\S"}},
+                },
+            },
+            {
+                "if": {"required": ["action"], "properties": {"action": {"enum": ["react", "unreact"]}}},
+                "then": {
+                    "required": ["emoji"],
+                    "properties": {"emoji": {"minLength": 1, "pattern": "\\S"}},
+                },
+            },
+        ],
+    });
     unwrap_descriptions(json_schema!({
         "$schema": meta_schemas::DRAFT2020_12,
         "$id": OUTBOUND_SCHEMA_ID,
         "title": "Bytebot outbound envelope, version 1",
-        "description": "Something to say, published by a subscriber as JSON on the `reply_topic` \
-            of the inbound envelope it answers (an outbound topic). Either an object, or, as \
-            accepted from the previous gateway's subscribers, a bare JSON string used as the \
-            content of a plain message. Content must contain a non-whitespace character. \
-            Unknown fields are ignored; a `v` the gateway does not know is refused.",
+        "description": "An action, published by a subscriber as JSON on the `reply_topic` \
+            of the inbound envelope it answers (an outbound topic): by default a message to \
+            send. Either an object, or, as accepted from the previous gateway's subscribers, \
+            a bare JSON string used as the content of a plain message. `send` and `edit` \
+            need `content` with a non-whitespace character; `edit`, `delete`, `react` and \
+            `unreact` need `message_id`; `react` and `unreact` need `emoji`. Unknown fields \
+            are ignored; a `v` or an `action` the gateway does not know is refused with a \
+            failed receipt.",
         "anyOf": [
-            object,
+            object_rules,
             {
                 "type": "string",
                 "minLength": 1,
@@ -92,6 +145,16 @@ pub fn schema_files() -> [(&'static str, String); 2] {
         ("inbound.v1.json", render_schema(&inbound_schema())),
         ("outbound.v1.json", render_schema(&outbound_schema())),
     ]
+}
+
+/// The schema of an inbound `kind`: any string, since kinds are added within version 1
+/// and a reader skips the ones it does not know; the known ones as examples.
+pub(crate) fn kind_schema(_: &mut SchemaGenerator) -> Schema {
+    let known: Vec<&str> = InboundKind::ALL.iter().map(|kind| kind.as_str()).collect();
+    json_schema!({
+        "type": "string",
+        "examples": known,
+    })
 }
 
 /// The schema of `v`: the integer 1, so a v2 payload fails validation against v1.
@@ -153,6 +216,10 @@ const KEY_ORDER: &[&str] = &[
     "items",
     "anyOf",
     "oneOf",
+    "allOf",
+    "if",
+    "then",
+    "else",
     "$ref",
 ];
 
@@ -240,7 +307,7 @@ mod tests {
         let schema = outbound_schema();
         let any_of = schema.get("anyOf").unwrap().as_array().unwrap();
         assert_eq!(
-            any_of[0],
+            any_of[0]["allOf"][0],
             serde_json::json!({"$ref": "#/$defs/OutboundMessage"})
         );
         assert_eq!(any_of[1]["type"], "string");

@@ -5,8 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytebot_core::envelope::{
-    self, decode_inbound, decode_outbound, inbound_schema, outbound_schema,
+    self, InboundKind, OutboundAction, decode_inbound, decode_outbound, inbound_schema,
+    outbound_schema,
 };
+use bytebot_core::receipt::{decode_receipt, receipt_schema};
 use serde_json::{Value, json};
 
 const REGENERATE: &str = "BYTEBOT_BLESS=1 cargo test -p bytebot-core --test it schema";
@@ -69,6 +71,7 @@ fn committed_schemas_match_the_types() {
 fn examples_validate_against_the_schemas_and_decode() {
     let inbound = validator(&inbound_schema());
     let outbound = validator(&outbound_schema());
+    let receipt = validator(&receipt_schema());
     let mut names: Vec<String> = fs::read_dir(schema_dir().join("examples"))
         .expect("schema/examples exists")
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -81,6 +84,9 @@ fn examples_validate_against_the_schemas_and_decode() {
         "outbound-reply.json",
         "outbound-minimal.json",
         "outbound-bare-string.json",
+        "receipt-send.json",
+        "receipt-edit.json",
+        "receipt-failed.json",
     ] {
         assert!(
             names.iter().any(|name| name == required),
@@ -95,8 +101,10 @@ fn examples_validate_against_the_schemas_and_decode() {
             (&inbound, decode_inbound(&payload).map(drop))
         } else if name.starts_with("outbound-") {
             (&outbound, decode_outbound(&payload).map(drop))
+        } else if name.starts_with("receipt-") {
+            (&receipt, decode_receipt(&payload).map(drop))
         } else {
-            panic!("example {name} must start with `inbound-` or `outbound-`");
+            panic!("example {name} must start with `inbound-`, `outbound-` or `receipt-`");
         };
         let errors = schema_errors(validator, &instance);
         assert!(errors.is_empty(), "{name} fails the schema: {errors:#?}");
@@ -107,6 +115,42 @@ fn examples_validate_against_the_schemas_and_decode() {
             );
         }
     }
+}
+
+/// Every inbound kind and every outbound action has an example a subscriber author can
+/// copy, named after it (`inbound-message-edited.json`, `outbound-react.json`).
+#[test]
+fn every_kind_and_action_has_an_example() {
+    for kind in InboundKind::ALL {
+        let name = match kind {
+            InboundKind::Message => "inbound-guild-message.json".to_owned(),
+            other => format!("inbound-{}.json", other.as_str().replace('_', "-")),
+        };
+        let payload = fs::read(schema_dir().join("examples").join(&name))
+            .unwrap_or_else(|error| panic!("missing example {name}: {error}"));
+        assert_eq!(decode_inbound(&payload).unwrap().kind, kind, "{name}");
+    }
+    for action in OutboundAction::ALL {
+        let name = match action {
+            OutboundAction::Send => "outbound-reply.json".to_owned(),
+            other => format!("outbound-{}.json", other.as_str()),
+        };
+        let payload = fs::read(schema_dir().join("examples").join(&name))
+            .unwrap_or_else(|error| panic!("missing example {name}: {error}"));
+        assert_eq!(decode_outbound(&payload).unwrap().action, action, "{name}");
+    }
+}
+
+/// The round trip the docs describe: a reply, its receipt with the new message's id,
+/// then an edit of that message.
+#[test]
+fn edit_example_edits_the_message_of_the_send_receipt() {
+    let read = |name: &str| fs::read(schema_dir().join("examples").join(name)).unwrap();
+    let receipt = decode_receipt(&read("receipt-send.json")).unwrap();
+    let edit = decode_outbound(&read("outbound-edit.json")).unwrap();
+    let reply = decode_outbound(&read("outbound-reply.json")).unwrap();
+    assert_eq!(receipt.in_reply_to, reply.in_reply_to);
+    assert_eq!(edit.message_id.as_ref(), Some(&receipt.message_ids[0]));
 }
 
 /// The direct-message example must really be one: `@me` in the space and the topic.
@@ -160,9 +204,12 @@ fn invalid_payloads_fail_the_schema_and_the_decoder() {
     let mut version_2 = guild_example();
     version_2["v"] = json!(2);
     inbound_cases.push(("version 2", version_2));
-    let mut unknown_kind = guild_example();
-    unknown_kind["kind"] = json!("message_edit");
-    inbound_cases.push(("unknown kind", unknown_kind));
+    let mut reaction_without_emoji = guild_example();
+    reaction_without_emoji["kind"] = json!("reaction_added");
+    inbound_cases.push(("reaction without its emoji", reaction_without_emoji));
+    let mut array = guild_example();
+    array = json!([array]);
+    inbound_cases.push(("array", array));
     let mut bad_topic = guild_example();
     bad_topic["topic"] = json!("inbound.discord.1190804811990446190");
     inbound_cases.push(("short topic", bad_topic));
@@ -194,7 +241,36 @@ fn invalid_payloads_fail_the_schema_and_the_decoder() {
         ),
         ("version 2", json!({"v": 2, "content": "hi"})),
         ("array", json!(["pong"])),
+        ("array of the fields", json!([1, "arr"])),
+        ("number", json!(42)),
+        ("boolean", json!(true)),
         ("null", json!(null)),
+        ("send without content", json!({"action": "send"})),
+        (
+            "edit without content",
+            json!({"action": "edit", "message_id": "1"}),
+        ),
+        (
+            "edit without message_id",
+            json!({"action": "edit", "content": "x"}),
+        ),
+        ("delete without message_id", json!({"action": "delete"})),
+        (
+            "delete with a blank message_id",
+            json!({"action": "delete", "message_id": " "}),
+        ),
+        (
+            "react without emoji",
+            json!({"action": "react", "message_id": "1"}),
+        ),
+        (
+            "unreact with a blank emoji",
+            json!({"action": "unreact", "message_id": "1", "emoji": ""}),
+        ),
+        (
+            "unknown action",
+            json!({"action": "pin", "message_id": "1"}),
+        ),
     ];
     for (case, instance) in &outbound_cases {
         assert!(
@@ -204,6 +280,39 @@ fn invalid_payloads_fail_the_schema_and_the_decoder() {
         assert!(
             decode_outbound(instance.to_string().as_bytes()).is_err(),
             "decode_outbound accepts: {case}"
+        );
+    }
+}
+
+/// Kinds are added within version 1: both the schema and the decoder must accept a kind
+/// they do not know, so an older subscriber skips it instead of failing.
+#[test]
+fn unknown_kinds_pass_the_schema_and_the_decoder() {
+    let inbound = validator(&inbound_schema());
+    let mut future = guild_example();
+    future["kind"] = json!("poll_voted");
+    assert!(schema_errors(&inbound, &future).is_empty());
+    assert_eq!(
+        decode_inbound(future.to_string().as_bytes()).unwrap().kind,
+        InboundKind::Unknown
+    );
+}
+
+/// Actions without content are valid with only what they need, in the schema too.
+#[test]
+fn minimal_actions_pass_the_schema_and_the_decoder() {
+    let outbound = validator(&outbound_schema());
+    for instance in [
+        json!({"action": "typing"}),
+        json!({"action": "delete", "message_id": "1"}),
+        json!({"action": "react", "message_id": "1", "emoji": "👍"}),
+        json!({"action": "edit", "message_id": "1", "content": "x"}),
+        json!({"action": "send", "content": "x"}),
+    ] {
+        assert!(schema_errors(&outbound, &instance).is_empty(), "{instance}");
+        assert!(
+            decode_outbound(instance.to_string().as_bytes()).is_ok(),
+            "{instance}"
         );
     }
 }
