@@ -198,12 +198,15 @@ impl Telemetry {
             .absolute(stats.reconnects);
     }
 
-    /// Copies a subscription's counters (received, queue drops, reconnects).
+    /// Copies a subscription's counters (received, queue drops, malformed pushes,
+    /// reconnects).
     pub fn record_subscription(&self, stats: &SubscriptionStats) {
         use names::*;
         self.counter(RECEIVED, &[]).absolute(stats.received);
         self.counter(SUBSCRIPTION_DROPPED, &[])
             .absolute(stats.dropped);
+        self.counter(SKIPPED, &[("reason", "malformed_push")])
+            .absolute(stats.malformed);
         self.counter(REDIS_RECONNECTS, &[("connection", "subscription")])
             .absolute(stats.reconnects);
     }
@@ -239,6 +242,24 @@ mod tests {
             telemetry
                 .render()
                 .contains("published_total{daemon=\"test-daemon\"} 5")
+        );
+    }
+
+    /// A subscription's malformed pushes are a skip reason of their own, next to the
+    /// bot's and the gateway's.
+    #[test]
+    fn malformed_pushes_are_exported_as_a_skip_reason() {
+        let telemetry = Telemetry::new("test-daemon");
+        telemetry.record_subscription(&SubscriptionStats {
+            malformed: 2,
+            ..SubscriptionStats::default()
+        });
+        let text = telemetry.render();
+        assert!(
+            text.contains(
+                "bytebot_messages_skipped_total{daemon=\"test-daemon\",reason=\"malformed_push\"} 2"
+            ),
+            "{text}"
         );
     }
 

@@ -51,10 +51,13 @@ impl Default for SubscribeOptions {
 /// Counters of a subscription, for logs, `/metrics` and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SubscriptionStats {
-    /// Messages Redis delivered (including dropped ones).
+    /// Messages Redis delivered (including dropped and malformed ones).
     pub received: u64,
     /// Messages dropped because the consumer's queue was full.
     pub dropped: u64,
+    /// `pmessage` pushes that could not be read as pattern, channel and payload (a
+    /// channel name that is not UTF-8, which no topic is): logged and skipped.
+    pub malformed: u64,
     /// Successful subscriptions after the first one (each outage that ended).
     pub reconnects: u64,
 }
@@ -62,6 +65,7 @@ pub struct SubscriptionStats {
 #[derive(Debug)]
 struct Shared {
     received: AtomicU64,
+    malformed: AtomicU64,
     reconnects: AtomicU64,
     dropped: DropCounter,
     connected: watch::Sender<bool>,
@@ -91,6 +95,7 @@ impl Subscription {
         let (sender, deliveries) = mpsc::channel(options.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             received: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             dropped: DropCounter::new("subscription"),
             connected: watch::Sender::new(false),
@@ -152,6 +157,7 @@ fn stats(shared: &Shared) -> SubscriptionStats {
     SubscriptionStats {
         received: shared.received.load(Ordering::Relaxed),
         dropped: shared.dropped.total(),
+        malformed: shared.malformed.load(Ordering::Relaxed),
         reconnects: shared.reconnects.load(Ordering::Relaxed),
     }
 }
@@ -265,11 +271,21 @@ fn on_push(
 ) {
     match push.kind {
         redis::PushKind::PMessage => {
-            let Some(delivery) = pmessage(push.data) else {
-                tracing::warn!("ignoring a malformed pmessage push from redis");
-                return;
-            };
             shared.received.fetch_add(1, Ordering::Relaxed);
+            let delivery = match pmessage(push.data) {
+                Ok(delivery) => delivery,
+                Err(malformed) => {
+                    shared.malformed.fetch_add(1, Ordering::Relaxed);
+                    // A `str` field is logged quoted and escaped: these bytes come
+                    // from whoever published, control characters included.
+                    tracing::warn!(
+                        topic = malformed.channel.as_deref().unwrap_or("(none)"),
+                        reason = malformed.reason,
+                        "ignoring a malformed pmessage push from redis"
+                    );
+                    return;
+                }
+            };
             match sender.try_send(delivery) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(delivery)) => {
@@ -286,20 +302,44 @@ fn on_push(
     }
 }
 
+/// A `pmessage` push that is not a [`Delivery`], for the log line that skips it.
+#[derive(Debug, PartialEq, Eq)]
+struct MalformedPush {
+    /// The channel as far as it could be read, invalid UTF-8 replaced by U+FFFD.
+    channel: Option<String>,
+    reason: &'static str,
+}
+
 /// `[pattern, channel, payload]` from a RESP3 `pmessage` push.
-fn pmessage(data: Vec<redis::Value>) -> Option<Delivery> {
+fn pmessage(data: Vec<redis::Value>) -> Result<Delivery, MalformedPush> {
     let mut fields = data.into_iter().map(|value| match value {
         redis::Value::BulkString(bytes) => Some(bytes),
         redis::Value::SimpleString(text) => Some(text.into_bytes()),
         _ => None,
     });
-    let pattern = String::from_utf8(fields.next()??).ok()?;
-    let channel = String::from_utf8(fields.next()??).ok()?;
-    let payload = Bytes::from(fields.next()??);
-    Some(Delivery {
+    let (Some(Some(pattern)), Some(Some(channel)), Some(Some(payload))) =
+        (fields.next(), fields.next(), fields.next())
+    else {
+        return Err(MalformedPush {
+            channel: None,
+            reason: "not [pattern, channel, payload]",
+        });
+    };
+    let channel = String::from_utf8(channel).map_err(|err| MalformedPush {
+        channel: Some(String::from_utf8_lossy(err.as_bytes()).into_owned()),
+        reason: "the channel is not utf-8",
+    })?;
+    // One of our own patterns, echoed back: UTF-8 unless Redis misbehaves.
+    let Ok(pattern) = String::from_utf8(pattern) else {
+        return Err(MalformedPush {
+            channel: Some(channel),
+            reason: "the pattern is not utf-8",
+        });
+    };
+    Ok(Delivery {
         pattern,
         channel,
-        payload,
+        payload: Bytes::from(payload),
     })
 }
 

@@ -571,6 +571,46 @@ async fn the_redis_password_never_reaches_the_logs() {
     );
 }
 
+/// Redis channel names are bytes: one that is not UTF-8 (no topic is) must be logged
+/// with what can be read of it and counted, and the next message delivered as usual.
+#[tokio::test]
+async fn a_channel_that_is_not_utf8_is_logged_counted_and_skipped() {
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let redis = RedisServer::start().await;
+    let mut subscription =
+        subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
+    let mut connection = redis.connection().await;
+    for (channel, payload) in [
+        (&b"inbound.t\xffg.c.u"[..], "bad channel"),
+        (&b"inbound.t.g.c.u"[..], "good"),
+    ] {
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(receivers, 1, "the pattern matches the raw bytes");
+    }
+
+    let delivery = next(&mut subscription).await;
+    assert_eq!(&delivery.payload[..], b"good");
+    let stats = subscription.stats();
+    assert_eq!((stats.received, stats.malformed), (2, 1));
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|line| line.contains("ignoring a malformed pmessage push"))
+        .unwrap_or_else(|| panic!("no warning logged:\n{text}"));
+    assert!(line.contains("topic=\"inbound.t\u{fffd}g.c.u\""), "{line}");
+}
+
 #[derive(Clone, Default)]
 struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
