@@ -503,6 +503,29 @@ impl Topic {
     pub fn user(&self) -> &UserId {
         &self.user
     }
+
+    /// Whether the Redis channel `channel` names this topic: its canonical form (what
+    /// `Display` prints) or any other spelling of the same segments (`%72` for `r`,
+    /// lowercase hex). A channel that is not a topic, such as
+    /// `inbound.discord.G.C*.U` (which a `*` pattern still delivers), names none.
+    ///
+    /// A subscriber checks this before trusting an envelope's `topic`: a delivery on
+    /// any other channel was not routed by its own address. Allocates nothing when
+    /// `channel` is canonical.
+    pub fn is_channel(&self, channel: &str) -> bool {
+        let mut parts = channel.split('.');
+        let canonical = [
+            Cow::Borrowed(self.direction.as_str()),
+            Cow::Borrowed(self.platform.as_str()),
+            self.space.segment(),
+            escape_segment(self.room.as_str()),
+            escape_segment(self.user.as_str()),
+        ]
+        .iter()
+        .all(|segment| parts.next() == Some(segment.as_ref()))
+            && parts.next().is_none();
+        canonical || channel.parse::<Topic>().is_ok_and(|parsed| parsed == *self)
+    }
 }
 
 impl fmt::Display for Topic {
@@ -656,6 +679,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A delivery is checked against its envelope's topic: equal spellings of one
+    /// address agree, anything else (another room, a glob character) does not.
+    #[test]
+    fn is_channel_compares_addresses_not_spellings() {
+        let topic = Topic::builder(Direction::Inbound, "discord")
+            .space("G")
+            .room("a.b")
+            .user("U")
+            .build()
+            .unwrap();
+        assert!(topic.is_channel("inbound.discord.G.a%2Eb.U"));
+        assert!(topic.is_channel("inbound.discord.G.a%2eb.U"));
+        assert!(topic.is_channel("inbound.discord.%47.a%2Eb.U"));
+        for other in [
+            "inbound.discord.G.a%2Eb.V",
+            "outbound.discord.G.a%2Eb.U",
+            "inbound.discord.G.a%2Eb*.U",
+            "inbound.discord.G.a.b.U",
+            "inbound.discord.G.a%2Eb.U.x",
+            "inbound.discord.G.a%2Eb",
+            "",
+        ] {
+            assert!(!topic.is_channel(other), "{other}");
+        }
+        let direct = Topic::builder(Direction::Inbound, "discord")
+            .direct()
+            .room("C")
+            .user("U")
+            .build()
+            .unwrap();
+        assert!(direct.is_channel("inbound.discord.@me.C.U"));
+        assert!(!direct.is_channel("inbound.discord.%40me.C.U"));
     }
 
     #[test]
