@@ -26,6 +26,10 @@
 //! - **Decoding.** Each delivery goes through [`decode_inbound`]; one that fails (bad
 //!   JSON, over the size limit, wrong version) is logged with its topic, counted and
 //!   skipped. The next message is handled as usual.
+//! - **Topic check.** A delivery whose channel is not its envelope's `topic` (say
+//!   `inbound.discord.G.C*.U`, which a `*` pattern delivers but no gateway publishes
+//!   on) is logged with both, counted and skipped: the envelope was not routed by its
+//!   own address, so its `reply_topic` is not to be trusted either.
 //! - **Loop guard.** Messages whose author is a bot are skipped unless
 //!   [`Bot::answer_bots`] says otherwise: two bots answering each other would never stop.
 //! - **Replies.** Each reply is published on the inbound envelope's `reply_topic` with
@@ -104,6 +108,8 @@ pub struct BotStats {
     pub decoded: u64,
     /// Deliveries skipped because they did not decode (JSON, size, version).
     pub skipped_undecodable: u64,
+    /// Deliveries skipped because their channel is not their envelope's `topic`.
+    pub skipped_topic_mismatch: u64,
     /// Messages skipped because their author is a bot (the loop guard).
     pub skipped_bot_author: u64,
     /// Handlers that panicked or ran past [`BotOptions::handler_timeout`].
@@ -128,6 +134,7 @@ struct Counters {
     received: AtomicU64,
     decoded: AtomicU64,
     skipped_undecodable: AtomicU64,
+    skipped_topic_mismatch: AtomicU64,
     skipped_bot_author: AtomicU64,
     handler_failures: AtomicU64,
     replies: AtomicU64,
@@ -158,6 +165,7 @@ impl BotCounters {
             received: c.received.load(Ordering::Relaxed),
             decoded: c.decoded.load(Ordering::Relaxed),
             skipped_undecodable: c.skipped_undecodable.load(Ordering::Relaxed),
+            skipped_topic_mismatch: c.skipped_topic_mismatch.load(Ordering::Relaxed),
             skipped_bot_author: c.skipped_bot_author.load(Ordering::Relaxed),
             handler_failures: c.handler_failures.load(Ordering::Relaxed),
             replies: c.replies.load(Ordering::Relaxed),
@@ -257,7 +265,10 @@ impl Bot {
                 delivery = subscription.recv() => {
                     let Some(delivery) = delivery else { break };
                     bump(&counters.inner.received);
-                    let Some(message) = accept(&delivery, options, &counters) else { continue };
+                    let Some(message) = accept(&delivery, &counters) else { continue };
+                    if !wanted(&message, &delivery, options, &counters) {
+                        continue;
+                    }
                     // Backpressure: wait for a free slot, still listening for shutdown.
                     let permit = tokio::select! {
                         () = &mut shutdown => break,
@@ -311,12 +322,10 @@ impl Bot {
     }
 }
 
-/// Decodes a delivery and applies the loop guard; `None` means skipped (and counted).
-fn accept(
-    delivery: &Delivery,
-    options: BotOptions,
-    counters: &BotCounters,
-) -> Option<InboundMessage> {
+/// Whether a delivery is a valid inbound message, routed by its own address: it
+/// decodes, and its channel is its envelope's `topic`. `None` means skipped (logged and
+/// counted).
+fn accept(delivery: &Delivery, counters: &BotCounters) -> Option<InboundMessage> {
     let message = match decode_inbound(&delivery.payload) {
         Ok(message) => message,
         Err(err) => {
@@ -331,12 +340,33 @@ fn accept(
         }
     };
     bump(&counters.inner.decoded);
-    if message.author.bot && !options.answer_bots {
-        bump(&counters.inner.skipped_bot_author);
-        tracing::debug!(topic = %delivery.channel, author = %message.author.name, "ignoring a bot's message");
+    if !message.topic.is_channel(&delivery.channel) {
+        bump(&counters.inner.skipped_topic_mismatch);
+        tracing::warn!(
+            channel = %delivery.channel,
+            topic = %message.topic,
+            "skipping a message delivered on a channel that is not its topic"
+        );
         return None;
     }
     Some(message)
+}
+
+/// Whether this bot answers a valid message at all: its own policy, after
+/// [`accept`]. Today the loop guard; decisions on what a message is (kinds of events
+/// the handler does not know) belong here too. `false` means skipped (and counted).
+fn wanted(
+    message: &InboundMessage,
+    delivery: &Delivery,
+    options: BotOptions,
+    counters: &BotCounters,
+) -> bool {
+    if message.author.bot && !options.answer_bots {
+        bump(&counters.inner.skipped_bot_author);
+        tracing::debug!(topic = %delivery.channel, author = %message.author.name, "ignoring a bot's message");
+        return false;
+    }
+    true
 }
 
 /// The room a message belongs to: replies within one room keep the messages' order.

@@ -130,6 +130,7 @@ fn record(telemetry: &Telemetry, counters: &BotCounters) {
         .absolute(stats.skipped_undecodable);
     for (reason, value) in [
         ("undecodable", stats.skipped_undecodable),
+        ("topic_mismatch", stats.skipped_topic_mismatch),
         ("bot_author", stats.skipped_bot_author),
         ("reply_refused", stats.replies_refused),
         ("abandoned_at_shutdown", stats.abandoned_at_shutdown),

@@ -14,6 +14,8 @@ use bytebot_test_support::{RedisServer, wait_until};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::bus::CapturedLogs;
+
 /// Generous bound for "eventually" in tests; never a performance target.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -185,6 +187,72 @@ async fn malformed_and_oversize_payloads_are_skipped_and_counted() {
     assert_eq!(stats.skipped_undecodable, 3);
     assert_eq!(stats.decoded, 1);
     assert_eq!(stats.replies, 1);
+}
+
+/// An envelope delivered on a channel that is not its own topic was not routed by its
+/// address (the channel below is one the grammar forbids, still delivered by a `*`
+/// pattern): answering it would let any publisher steer the bot's replies.
+#[tokio::test]
+async fn a_message_on_a_channel_that_is_not_its_topic_is_skipped_and_counted() {
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let bot = start(
+        &redis,
+        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        move |message: InboundMessage| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            ping_pong(message)
+        },
+    )
+    .await;
+    let message = inbound("r", "!ping");
+    for channel in [
+        "inbound.console.local.r*.alice",
+        "inbound.console.local.other.alice",
+    ] {
+        assert_eq!(publish(&redis, channel, &message.encode()).await, 1);
+    }
+    // The same address spelled differently (`%72` is `r`) is its topic.
+    let respelled = inbound("r", "!ping");
+    publish(
+        &redis,
+        "inbound.console.local.%72.alice",
+        &respelled.encode(),
+    )
+    .await;
+
+    let (channel, reply) = next_reply(&mut listener).await;
+    assert_eq!(reply.in_reply_to, Some(respelled.id));
+    assert_eq!(channel, "outbound.console.local.r.alice");
+    let stats = bot.stop().await;
+    assert_eq!((stats.decoded, stats.skipped_topic_mismatch), (3, 2));
+    assert_eq!(stats.replies, 1);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the handler never saw them"
+    );
+    let text = logs.text();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("not its topic"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        warnings[0].contains("channel=inbound.console.local.r*.alice")
+            && warnings[0].contains("topic=inbound.console.local.r.alice"),
+        "{}",
+        warnings[0]
+    );
 }
 
 /// Two bots that answer each other would never stop: bot authors are ignored by default.

@@ -611,11 +611,12 @@ async fn a_channel_that_is_not_utf8_is_logged_counted_and_skipped() {
     assert!(line.contains("topic=\"inbound.t\u{fffd}g.c.u\""), "{line}");
 }
 
+/// Log lines written by a `tracing` subscriber, for tests that check what was logged.
 #[derive(Clone, Default)]
-struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl CapturedLogs {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
