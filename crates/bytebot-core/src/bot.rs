@@ -35,32 +35,42 @@
 //! - **Replies.** Each reply is published on the inbound envelope's `reply_topic` with
 //!   `in_reply_to` set to its id. A reply with blank content is never published
 //!   (platforms refuse them); it is counted and logged instead.
-//! - **Concurrency with order.** Handlers run concurrently (up to
-//!   [`BotOptions::max_in_flight`]), but the replies to messages from one room are
-//!   published in the order the messages arrived: each handler's replies wait for the
-//!   previous message of the same room to be answered. A slow `!roll` in one room never
-//!   holds up another room, and never lets a later `!ping` overtake it in its own room.
+//! - **Order within a room, concurrency across rooms.** Each room (platform, space,
+//!   room) has its own worker: a task and a bounded queue, created on demand and
+//!   retired when idle. A worker runs its room's handlers one at a time, in the order
+//!   the messages arrived, and publishes each message's replies before it starts the
+//!   next, so a slow `!roll` never lets a later `!ping` overtake it. Workers of
+//!   different rooms run concurrently, up to [`BotOptions::max_in_flight`] handlers at
+//!   once; a worker holds one of those slots only while its handler runs, so a room
+//!   stuck in a slow handler holds up its own queue and nothing else.
+//! - **Bounded memory.** A room queues at most [`BotOptions::room_queue`] messages
+//!   behind the one being answered; past that its newest messages are dropped, logged
+//!   and counted ([`BotStats::dropped_room_queue_full`]). All rooms together hold at
+//!   most [`BotOptions::max_queued`] messages; at that bound the bot stops reading
+//!   until one is answered, and further deliveries wait in (or, once it is full, are
+//!   dropped from) the subscription's bounded queue.
+//! - **Failures.** A handler that panics or runs past [`BotOptions::handler_timeout`]
+//!   costs its own message only: counted, logged, no reply, and its room goes on with
+//!   the next message.
 //! - **Outages.** The [`Subscription`] re-subscribes after any Redis outage and the
 //!   [`Publisher`] keeps replies in its outbox meanwhile.
-//! - **Shutdown.** When the shutdown future resolves, no new delivery is taken; handlers
-//!   in flight get [`BotOptions::shutdown_deadline`] to finish, and the publisher is
-//!   flushed for up to [`BotOptions::flush_deadline`].
+//! - **Shutdown.** When the shutdown future resolves, the bot unsubscribes and takes no
+//!   new delivery; the messages already taken (running or queued in their rooms) get
+//!   [`BotOptions::shutdown_deadline`] to be answered, what is left then is cancelled
+//!   and counted, and the publisher is flushed for up to [`BotOptions::flush_deadline`].
 
-use std::collections::HashMap;
+mod rooms;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, oneshot};
-use tokio::task::JoinSet;
-
 use crate::bus::{
-    BusConfig, Delivery, OutboxOptions, Publisher, PublisherMonitor, SubscribeOptions,
+    BusConfig, Delivery, DropCounter, OutboxOptions, Publisher, PublisherMonitor, SubscribeOptions,
     Subscription, SubscriptionMonitor,
 };
-use crate::envelope::{InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_inbound};
-use crate::topic::{Platform, RoomId, Space};
+use crate::envelope::{InboundMessage, OutboundMessage, decode_inbound};
 
 /// Tuning for a [`Bot`]; the defaults suit a chat bot.
 #[derive(Debug, Clone, Copy)]
@@ -68,13 +78,23 @@ use crate::topic::{Platform, RoomId, Space};
 pub struct BotOptions {
     /// Answer messages whose author is a bot (default `false`: the loop guard).
     pub answer_bots: bool,
-    /// Handlers running at once; further deliveries wait in the subscription's bounded
-    /// queue (default 64).
+    /// Handlers running at once, across rooms (default 64). A room runs one handler
+    /// at a time; further rooms with a message wait for a slot.
     pub max_in_flight: usize,
+    /// Messages one room may queue behind the one being answered (default 256). Past
+    /// that, the room's newest messages are dropped, logged and counted
+    /// ([`BotStats::dropped_room_queue_full`]): a stuck room cannot take the whole
+    /// [`BotOptions::max_queued`] budget.
+    pub room_queue: usize,
+    /// Messages taken from the subscription and not answered yet, all rooms together
+    /// (default 4096). At this bound the bot stops reading until one is answered;
+    /// deliveries wait in the subscription's bounded queue meanwhile.
+    pub max_queued: usize,
     /// How long one handler may run before it is abandoned, without replies (default
     /// 30 s). Bounds how long one stuck handler can hold up its room.
     pub handler_timeout: Duration,
-    /// On shutdown, how long handlers in flight may take to finish (default 5 s).
+    /// On shutdown, how long the messages already taken (running or queued) may take
+    /// to be answered (default 5 s).
     pub shutdown_deadline: Duration,
     /// On shutdown, how long to wait for Redis to accept queued replies (default 2 s).
     pub flush_deadline: Duration,
@@ -89,6 +109,8 @@ impl Default for BotOptions {
         BotOptions {
             answer_bots: false,
             max_in_flight: 64,
+            room_queue: 256,
+            max_queued: 4096,
             handler_timeout: Duration::from_secs(30),
             shutdown_deadline: Duration::from_secs(5),
             flush_deadline: Duration::from_secs(2),
@@ -119,7 +141,11 @@ pub struct BotStats {
     /// Replies not published because their content was blank or the envelope was too
     /// large.
     pub replies_refused: u64,
-    /// Handlers abandoned at shutdown because they outlived the deadline.
+    /// Messages dropped because their room's queue was full
+    /// ([`BotOptions::room_queue`]).
+    pub dropped_room_queue_full: u64,
+    /// Messages not answered by the shutdown deadline (handlers running or messages
+    /// queued in their rooms), cancelled.
     pub abandoned_at_shutdown: u64,
 }
 
@@ -139,6 +165,7 @@ struct Counters {
     handler_failures: AtomicU64,
     replies: AtomicU64,
     replies_refused: AtomicU64,
+    dropped_room_queue_full: RoomQueueDrops,
     abandoned_at_shutdown: AtomicU64,
     /// The running bot's publisher and subscription, set when [`Bot::run`] starts.
     bus: std::sync::Mutex<Option<(PublisherMonitor, SubscriptionMonitor)>>,
@@ -170,6 +197,7 @@ impl BotCounters {
             handler_failures: c.handler_failures.load(Ordering::Relaxed),
             replies: c.replies.load(Ordering::Relaxed),
             replies_refused: c.replies_refused.load(Ordering::Relaxed),
+            dropped_room_queue_full: c.dropped_room_queue_full.total(),
             abandoned_at_shutdown: c.abandoned_at_shutdown.load(Ordering::Relaxed),
         }
     }
@@ -177,6 +205,24 @@ impl BotCounters {
 
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Room-queue drops, logged without flooding (the first, then one summary a second).
+#[derive(Debug)]
+struct RoomQueueDrops(DropCounter);
+
+impl Default for RoomQueueDrops {
+    fn default() -> RoomQueueDrops {
+        RoomQueueDrops(DropCounter::new("bot room queue"))
+    }
+}
+
+impl std::ops::Deref for RoomQueueDrops {
+    type Target = DropCounter;
+
+    fn deref(&self) -> &DropCounter {
+        &self.0
+    }
 }
 
 /// A subscriber: where to connect, which patterns, and how it behaves. Call
@@ -240,10 +286,9 @@ impl Bot {
         *counters.inner.bus.lock().expect("bus monitors lock") =
             Some((publisher.monitor(), subscription.monitor()));
         let mut connected = subscription.connected();
-        let handler = Arc::new(handler);
-        let in_flight = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
-        let mut rooms = RoomQueue::default();
-        let mut handlers = JoinSet::new();
+        let mut rooms = rooms::Rooms::new(handler, publisher.clone(), counters.clone(), options);
+        let mut sweep = tokio::time::interval(rooms::IDLE_AFTER / 3);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut announced = false;
         tokio::pin!(shutdown);
 
@@ -256,12 +301,7 @@ impl Bot {
                         announced = true;
                     }
                 }
-                Some(joined) = handlers.join_next(), if !handlers.is_empty() => {
-                    if let Err(err) = joined {
-                        bump(&counters.inner.handler_failures);
-                        tracing::error!(error = %err, "a handler panicked; its message got no reply");
-                    }
-                }
+                _ = sweep.tick() => rooms.retire_idle(rooms::IDLE_AFTER),
                 delivery = subscription.recv() => {
                     let Some(delivery) = delivery else { break };
                     bump(&counters.inner.received);
@@ -269,50 +309,32 @@ impl Bot {
                     if !wanted(&message, &delivery, options, &counters) {
                         continue;
                     }
-                    // Backpressure: wait for a free slot, still listening for shutdown.
-                    let permit = tokio::select! {
-                        () = &mut shutdown => break,
-                        permit = Arc::clone(&in_flight).acquire_owned() => permit.expect("the semaphore is never closed"),
+                    // Backpressure: wait for room in the bot-wide budget, still
+                    // listening for shutdown.
+                    let slot = tokio::select! {
+                        () = &mut shutdown => {
+                            bump(&counters.inner.abandoned_at_shutdown);
+                            break;
+                        }
+                        slot = rooms.reserve() => slot,
                     };
-                    let (previous, done) = rooms.enqueue(&message);
-                    handlers.spawn(handle(HandleTask {
-                        message,
-                        handler: Arc::clone(&handler),
-                        publisher: publisher.clone(),
-                        counters: counters.clone(),
-                        timeout: options.handler_timeout,
-                        previous,
-                        done,
-                    }, permit));
+                    rooms.dispatch(message, slot, &delivery.channel);
                 }
             }
         }
 
         // Stop taking deliveries: unsubscribe now, so Redis stops sending to us.
         drop(subscription);
-        let in_flight = handlers.len();
-        if in_flight > 0 {
-            tracing::info!(in_flight, deadline = ?options.shutdown_deadline, "shutting down; waiting for handlers in flight");
-        }
-        let drained = tokio::time::timeout(options.shutdown_deadline, async {
-            while let Some(joined) = handlers.join_next().await {
-                if joined.is_err() {
-                    bump(&counters.inner.handler_failures);
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            let abandoned = handlers.len() as u64;
+        let abandoned = rooms.drain(options.shutdown_deadline).await;
+        if abandoned > 0 {
             counters
                 .inner
                 .abandoned_at_shutdown
                 .fetch_add(abandoned, Ordering::Relaxed);
             tracing::warn!(
                 abandoned,
-                "handlers still running at the shutdown deadline; abandoning them"
+                "messages still unanswered at the shutdown deadline; abandoning them"
             );
-            handlers.shutdown().await;
         }
         let lost = publisher.close(options.flush_deadline).await;
         if lost > 0 {
@@ -367,149 +389,4 @@ fn wanted(
         return false;
     }
     true
-}
-
-/// The room a message belongs to: replies within one room keep the messages' order.
-type RoomKey = (Platform, Space, RoomId);
-
-/// Per-room sequencing: each message gets the "done" signal of the previous message
-/// of its room to wait for, and a "done" signal of its own for the next.
-#[derive(Debug, Default)]
-struct RoomQueue {
-    last: HashMap<RoomKey, oneshot::Receiver<()>>,
-}
-
-impl RoomQueue {
-    /// Past this many rooms, finished entries are pruned on the next enqueue.
-    const PRUNE_AT: usize = 1024;
-
-    fn enqueue(
-        &mut self,
-        message: &InboundMessage,
-    ) -> (Option<oneshot::Receiver<()>>, oneshot::Sender<()>) {
-        if self.last.len() >= Self::PRUNE_AT {
-            // A receiver whose sender finished (or dropped) holds nobody up any more.
-            self.last.retain(|_, done| {
-                matches!(done.try_recv(), Err(oneshot::error::TryRecvError::Empty))
-            });
-        }
-        let topic = &message.topic;
-        let key = (
-            topic.platform().clone(),
-            topic.space().clone(),
-            topic.room().clone(),
-        );
-        let (done, next) = oneshot::channel();
-        let previous = self.last.insert(key, next);
-        (previous, done)
-    }
-}
-
-struct HandleTask<H> {
-    message: InboundMessage,
-    handler: Arc<H>,
-    publisher: Publisher,
-    counters: BotCounters,
-    timeout: Duration,
-    /// Resolves when the previous message of the same room has been answered.
-    previous: Option<oneshot::Receiver<()>>,
-    /// Fired (or dropped, if this task panics) once this message has been answered.
-    done: oneshot::Sender<()>,
-}
-
-async fn handle<H, F>(task: HandleTask<H>, _permit: tokio::sync::OwnedSemaphorePermit)
-where
-    H: Fn(InboundMessage) -> F,
-    F: Future<Output = Vec<OutboundMessage>>,
-{
-    let HandleTask {
-        message,
-        handler,
-        publisher,
-        counters,
-        timeout,
-        previous,
-        done,
-    } = task;
-    let inbound_id = message.id;
-    // Formatted once: replies are published on it, and the warnings below name it (it
-    // is the message's own address, direction `outbound`), since `handler` takes the
-    // message.
-    let reply_topic = message.reply_topic.to_string();
-    let replies = match tokio::time::timeout(timeout, handler(message)).await {
-        Ok(replies) => replies,
-        Err(_) => {
-            bump(&counters.inner.handler_failures);
-            tracing::warn!(%reply_topic, ?timeout, "a handler ran out of time; its message gets no reply");
-            Vec::new()
-        }
-    };
-    if let Some(previous) = previous {
-        // Err only means the previous task ended without signalling (it panicked).
-        let _ = previous.await;
-    }
-    for mut reply in replies {
-        if reply.content.trim().is_empty() {
-            bump(&counters.inner.replies_refused);
-            tracing::warn!(%reply_topic, "a handler returned a reply with blank content; not publishing it");
-            continue;
-        }
-        reply.in_reply_to.get_or_insert(inbound_id);
-        let payload = reply.encode();
-        if payload.len() > MAX_PAYLOAD_BYTES {
-            bump(&counters.inner.replies_refused);
-            tracing::warn!(%reply_topic, bytes = payload.len(), limit = MAX_PAYLOAD_BYTES, "a reply is over the size limit; not publishing it");
-            continue;
-        }
-        bump(&counters.inner.replies);
-        publisher.publish(reply_topic.as_str(), payload);
-    }
-    let _ = done.send(());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::envelope::Author;
-    use crate::topic::{Direction, Topic};
-
-    fn message(room: &str) -> InboundMessage {
-        let topic = Topic::builder(Direction::Inbound, "console")
-            .space("local")
-            .room(room)
-            .user("alice")
-            .build()
-            .unwrap();
-        InboundMessage::new(topic, "1", Author::new("alice", "alice"), "!ping")
-    }
-
-    /// The second message of a room waits for the first; another room does not.
-    #[test]
-    fn room_queue_chains_messages_of_one_room_only() {
-        let mut rooms = RoomQueue::default();
-        let (first_previous, first_done) = rooms.enqueue(&message("a"));
-        assert!(first_previous.is_none());
-        let (second_previous, _second_done) = rooms.enqueue(&message("a"));
-        let (other_previous, _) = rooms.enqueue(&message("b"));
-        assert!(other_previous.is_none());
-        let mut second_previous = second_previous.expect("chained to the first");
-        assert!(second_previous.try_recv().is_err());
-        first_done.send(()).unwrap();
-        assert!(second_previous.try_recv().is_ok());
-    }
-
-    /// Rooms seen once must not accumulate forever.
-    #[test]
-    fn room_queue_prunes_finished_rooms() {
-        let mut rooms = RoomQueue::default();
-        for n in 0..RoomQueue::PRUNE_AT * 3 {
-            let (_, done) = rooms.enqueue(&message(&n.to_string()));
-            drop(done);
-        }
-        assert!(
-            rooms.last.len() <= RoomQueue::PRUNE_AT + 1,
-            "{}",
-            rooms.last.len()
-        );
-    }
 }

@@ -48,6 +48,8 @@ pub mod names {
     pub const SUBSCRIPTION_DROPPED: &str = "bytebot_subscription_dropped_total";
     /// Counter: outbound messages dropped because the gateway's send queues were full.
     pub const SEND_QUEUE_DROPPED: &str = "bytebot_send_queue_dropped_total";
+    /// Counter: inbound messages a bot dropped because their room's queue was full.
+    pub const ROOM_QUEUE_DROPPED: &str = "bytebot_room_queue_dropped_total";
     /// Counter, label `connection` (`publisher`, `subscription`): Redis reconnects.
     pub const REDIS_RECONNECTS: &str = "bytebot_redis_reconnects_total";
     /// Histogram (seconds): one chat-platform send request (gateway's POST to Discord).
@@ -125,6 +127,10 @@ impl Telemetry {
             (
                 SEND_QUEUE_DROPPED,
                 "Outbound messages dropped because the send queues were full",
+            ),
+            (
+                ROOM_QUEUE_DROPPED,
+                "Inbound messages dropped because their room's queue was full",
             ),
             (REDIS_RECONNECTS, "Redis reconnects, by connection"),
         ];

@@ -145,6 +145,9 @@ fn record(telemetry: &Telemetry, counters: &BotCounters) {
     telemetry
         .counter(names::HANDLER_FAILURES, &[])
         .absolute(stats.handler_failures);
+    telemetry
+        .counter(names::ROOM_QUEUE_DROPPED, &[])
+        .absolute(stats.dropped_room_queue_full);
 }
 
 /// The handler: at most one reply, a platform reply to the command's message.

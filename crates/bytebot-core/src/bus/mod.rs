@@ -206,7 +206,7 @@ impl Backoff {
 /// Counts dropped messages and logs them without flooding the log: the first drop,
 /// then at most one summary line per second.
 #[derive(Debug)]
-struct DropCounter {
+pub(crate) struct DropCounter {
     what: &'static str,
     total: AtomicU64,
     logged_total: AtomicU64,
@@ -215,7 +215,7 @@ struct DropCounter {
 }
 
 impl DropCounter {
-    fn new(what: &'static str) -> DropCounter {
+    pub(crate) fn new(what: &'static str) -> DropCounter {
         DropCounter {
             what,
             total: AtomicU64::new(0),
@@ -225,12 +225,12 @@ impl DropCounter {
         }
     }
 
-    fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
     }
 
     /// Records one drop; `topic` is the channel of the message that was lost.
-    fn record(&self, topic: &str, reason: &'static str) {
+    pub(crate) fn record(&self, topic: &str, reason: &'static str) {
         let total = self.total.fetch_add(1, Ordering::Relaxed) + 1;
         let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let last = self.last_log_millis.load(Ordering::Relaxed);

@@ -1,17 +1,17 @@
 //! The subscriber API (`bot::Bot`) against real, private Redis servers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytebot_core::bot::{Bot, BotCounters, BotStats};
+use bytebot_core::bot::{Bot, BotCounters, BotOptions, BotStats};
 use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{
     Author, InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_outbound,
 };
 use bytebot_core::{Direction, Topic};
 use bytebot_test_support::{RedisServer, wait_until};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::bus::CapturedLogs;
@@ -425,4 +425,239 @@ async fn a_panicking_handler_is_counted_and_its_room_goes_on() {
     assert!(wait_until(PATIENCE, || counters.snapshot().handler_failures == 1).await);
     let stats = bot.stop().await;
     assert_eq!((stats.replies, stats.handler_failures), (1, 1));
+}
+
+/// One stuck room must not stall the others: room A's first handler blocks (until the
+/// test releases it, or 10 s) while 200 more messages arrive in A; room B is answered
+/// meanwhile, and A's 201 messages are all answered, in order, once it is released.
+#[tokio::test]
+async fn a_stuck_room_does_not_hold_up_other_rooms_and_loses_nothing() {
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let started = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
+    let released_by_test = Arc::new(AtomicBool::new(false));
+    let handler = {
+        let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+        let released_by_test = Arc::clone(&released_by_test);
+        move |message: InboundMessage| {
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            let released_by_test = Arc::clone(&released_by_test);
+            async move {
+                if message.content == "0" && message.room == "a" {
+                    started.notify_one();
+                    let released =
+                        tokio::time::timeout(Duration::from_secs(10), release.notified());
+                    released_by_test.store(released.await.is_ok(), Ordering::SeqCst);
+                }
+                vec![OutboundMessage::reply_to(
+                    &message,
+                    format!("{}:{}", message.room, message.content),
+                )]
+            }
+        }
+    };
+    let bot = start(
+        &redis,
+        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        handler,
+    )
+    .await;
+    let first = inbound("a", "0");
+    publish(&redis, &first.topic.to_string(), &first.encode()).await;
+    tokio::time::timeout(PATIENCE, started.notified())
+        .await
+        .expect("room a's first handler started");
+    let mut pipeline = redis::pipe();
+    for n in 1..=200 {
+        let message = inbound("a", &n.to_string());
+        pipeline
+            .cmd("PUBLISH")
+            .arg(message.topic.to_string())
+            .arg(message.encode())
+            .ignore();
+    }
+    let other = inbound("b", "B");
+    pipeline
+        .cmd("PUBLISH")
+        .arg(other.topic.to_string())
+        .arg(other.encode())
+        .ignore();
+    let mut connection = redis.connection().await;
+    let () = pipeline.query_async(&mut connection).await.unwrap();
+
+    let (_, reply) = next_reply(&mut listener).await;
+    assert_eq!(reply.content, "b:B", "room b answered first");
+    // Room a's handler is still blocked: b did not wait for it.
+    release.notify_one();
+    let mut answered = Vec::new();
+    for _ in 0..=200 {
+        answered.push(next_reply(&mut listener).await.1.content);
+    }
+    assert!(
+        released_by_test.load(Ordering::SeqCst),
+        "room a's handler ran out its 10 s before room b was answered"
+    );
+    let expected: Vec<String> = (0..=200).map(|n| format!("a:{n}")).collect();
+    assert_eq!(answered, expected);
+    let subscription = bot.counters.subscription().unwrap().stats().unwrap();
+    let stats = bot.stop().await;
+    assert_eq!((stats.replies, stats.dropped_room_queue_full), (202, 0));
+    assert_eq!(subscription.dropped, 0);
+}
+
+/// Rooms run concurrently, but never more handlers at once than `max_in_flight`.
+#[tokio::test]
+async fn rooms_run_concurrently_up_to_max_in_flight() {
+    let mut options = BotOptions::default();
+    options.max_in_flight = 2;
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = watch::channel(0usize);
+    let handler = {
+        let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+        move |message: InboundMessage| {
+            let (running, most, mut gate) = (Arc::clone(&running), Arc::clone(&most), gate.clone());
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Each handler waits until the test has released at least its number.
+                let number: usize = message.content.parse().unwrap();
+                let _ = gate.wait_for(|released| *released >= number).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                vec![OutboundMessage::reply_to(&message, message.content.clone())]
+            }
+        }
+    };
+    let bot = start(
+        &redis,
+        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]).options(options),
+        handler,
+    )
+    .await;
+    for (room, number) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        let message = inbound(room, number);
+        publish(&redis, &message.topic.to_string(), &message.encode()).await;
+    }
+    let counters = bot.counters.clone();
+    assert!(wait_until(PATIENCE, || counters.snapshot().decoded == 3).await);
+    assert!(wait_until(PATIENCE, || running.load(Ordering::SeqCst) == 2).await);
+    for number in 1..=3 {
+        release.send_replace(number);
+        let (_, reply) = next_reply(&mut listener).await;
+        assert_eq!(reply.content, number.to_string());
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 2, "two at once, never three");
+    bot.stop().await;
+}
+
+/// At the bot-wide bound the bot stops reading: what does not fit in the
+/// subscription's queue is dropped there, counted, and nothing is lost silently.
+#[tokio::test]
+async fn at_the_bot_wide_bound_deliveries_wait_in_the_subscription_queue() {
+    let mut options = BotOptions::default();
+    options.max_queued = 3;
+    options.subscribe.queue_capacity = 2;
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let (release, gate) = watch::channel(false);
+    let bot = start(
+        &redis,
+        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]).options(options),
+        move |message: InboundMessage| {
+            let mut gate = gate.clone();
+            async move {
+                let _ = gate.wait_for(|released| *released).await;
+                vec![OutboundMessage::reply_to(&message, message.content.clone())]
+            }
+        },
+    )
+    .await;
+    let mut pipeline = redis::pipe();
+    for n in 0..12 {
+        let message = inbound(if n == 11 { "b" } else { "a" }, &n.to_string());
+        pipeline
+            .cmd("PUBLISH")
+            .arg(message.topic.to_string())
+            .arg(message.encode())
+            .ignore();
+    }
+    let mut connection = redis.connection().await;
+    let () = pipeline.query_async(&mut connection).await.unwrap();
+    let subscription = bot.counters.subscription().unwrap();
+    // At most 3 taken, 1 waiting for room in the dispatcher, 2 in the subscription's
+    // queue: the other 6 or more are dropped by the subscription, and counted.
+    assert!(
+        wait_until(PATIENCE, || {
+            subscription
+                .stats()
+                .is_some_and(|stats| stats.received == 12)
+        })
+        .await
+    );
+    let dropped = subscription.stats().unwrap().dropped;
+    assert!(dropped >= 6, "{dropped}");
+    release.send_replace(true);
+    let mut answered = 0;
+    while answered + dropped < 12 {
+        next_reply(&mut listener).await;
+        answered += 1;
+    }
+    let stats = bot.stop().await;
+    assert_eq!(stats.replies, answered);
+    assert_eq!(stats.dropped_room_queue_full, 0);
+}
+
+/// Shutdown is bounded even when a room is stuck: at the deadline the stuck handler is
+/// cancelled, and it and the messages queued behind it are counted as abandoned.
+#[tokio::test]
+async fn shutdown_cancels_what_is_left_at_the_deadline_and_counts_it() {
+    struct Cancelled(Arc<AtomicBool>);
+    impl Drop for Cancelled {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let redis = RedisServer::start().await;
+    let started = Arc::new(Notify::new());
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let handler = {
+        let (started, cancelled) = (Arc::clone(&started), Arc::clone(&cancelled));
+        move |message: InboundMessage| {
+            let (started, cancelled) = (Arc::clone(&started), Arc::clone(&cancelled));
+            async move {
+                if message.content == "stuck" {
+                    let _guard = Cancelled(cancelled);
+                    started.notify_one();
+                    std::future::pending::<()>().await;
+                }
+                vec![OutboundMessage::reply_to(&message, "never")]
+            }
+        }
+    };
+    let mut options = BotOptions::default();
+    options.shutdown_deadline = Duration::from_millis(200);
+    let bot = start(
+        &redis,
+        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]).options(options),
+        handler,
+    )
+    .await;
+    for content in ["stuck", "1", "2", "3"] {
+        let message = inbound("a", content);
+        publish(&redis, &message.topic.to_string(), &message.encode()).await;
+    }
+    tokio::time::timeout(PATIENCE, started.notified())
+        .await
+        .unwrap();
+    let counters = bot.counters.clone();
+    assert!(wait_until(PATIENCE, || counters.snapshot().decoded == 4).await);
+    let stats = bot.stop().await;
+    assert_eq!((stats.abandoned_at_shutdown, stats.replies), (4, 0));
+    assert!(
+        cancelled.load(Ordering::SeqCst),
+        "the stuck handler was cancelled"
+    );
 }
