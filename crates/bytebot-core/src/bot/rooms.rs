@@ -95,7 +95,8 @@ where
         counters: BotCounters,
         options: BotOptions,
     ) -> Rooms<H> {
-        let max_queued = options.max_queued.max(1);
+        // Semaphores (and bounded channels, built on one) panic past `MAX_PERMITS`.
+        let max_queued = options.max_queued.clamp(1, Semaphore::MAX_PERMITS);
         Rooms {
             workers: HashMap::new(),
             tasks: JoinSet::new(),
@@ -104,7 +105,7 @@ where
                 publisher,
                 counters,
                 options,
-                in_flight: Semaphore::new(options.max_in_flight.max(1)),
+                in_flight: Semaphore::new(options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             }),
             queued: Arc::new(Semaphore::new(max_queued)),
             max_queued,
@@ -112,7 +113,7 @@ where
     }
 
     /// Waits for a place in the bot-wide budget: the backpressure that keeps the
-    /// dispatcher from decoding more than the rooms can hold. Cancel-safe.
+    /// dispatcher from taking more than the rooms may hold. Cancel-safe.
     pub(super) async fn reserve(&self) -> Slot {
         let permit = Arc::clone(&self.queued)
             .acquire_owned()
@@ -134,7 +135,12 @@ where
             self.retire_idle(Duration::ZERO);
         }
         let worker = self.workers.entry(key).or_insert_with(|| {
-            let (sender, receiver) = mpsc::channel(self.shared.options.room_queue.max(1));
+            let capacity = self
+                .shared
+                .options
+                .room_queue
+                .clamp(1, Semaphore::MAX_PERMITS);
+            let (sender, receiver) = mpsc::channel(capacity);
             let pending = Arc::new(AtomicUsize::new(0));
             self.tasks.spawn(work(
                 receiver,
