@@ -251,12 +251,13 @@ async fn prefix_and_patterns_are_configurable() {
 #[tokio::test]
 async fn chat_accepts_uncorrelated_bare_string_replies() {
     use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
+    use bytebot_core::pattern::Pattern;
 
     let redis = RedisServer::start().await;
     let config = BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "legacy-bot");
     let mut inbound = Subscription::start(
         config,
-        vec!["inbound.*".into()],
+        vec![Pattern::all_inbound()],
         SubscribeOptions::default(),
     );
     inbound.wait_connected(PATIENCE).await.unwrap();

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{Author, InboundMessage};
-use bytebot_core::{Direction, Topic};
+use bytebot_core::pattern::Pattern;
+use bytebot_core::{Direction, Space, Topic};
 use bytebot_e2e::{Daemon, PATIENCE, router_tools, stderr, stdout};
 use bytebot_test_support::{RedisServer, free_local_addr, http_get, metric_value, wait_until};
 
@@ -114,7 +115,7 @@ async fn sigterm_during_traffic_exits_zero_and_answers_everything_taken() {
     // Count the replies as they arrive.
     let mut replies = Subscription::start(
         BusConfig::new(url.clone(), "test"),
-        vec!["outbound.*".to_owned()],
+        vec![Pattern::parse_raw("outbound.*")],
         SubscribeOptions::default(),
     );
     replies.wait_connected(PATIENCE).await.unwrap();
@@ -134,7 +135,7 @@ async fn sigterm_during_traffic_exits_zero_and_answers_everything_taken() {
         let mut n_sent = 0u64;
         while !stop_publishing.load(Ordering::Relaxed) {
             let topic = Topic::builder(Direction::Inbound, "console")
-                .space("local")
+                .space(Space::id("local"))
                 .room(format!("room{}", n_sent % 4))
                 .user("alice")
                 .build()

@@ -8,7 +8,7 @@ use bytebot_core::envelope::{
 };
 use bytebot_core::pattern::{Pattern, glob_match};
 use bytebot_core::topic::escape_segment;
-use bytebot_core::{Direction, Topic};
+use bytebot_core::{Direction, Space, Topic};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const TOPIC: &str = "inbound.discord.1190804811990446190.1200058256127688735.179258058118135808";
@@ -50,7 +50,7 @@ fn topic(c: &mut Criterion) {
     group.bench_function("build", |b| {
         b.iter(|| {
             Topic::builder(Direction::Inbound, black_box("discord"))
-                .space(black_box("1190804811990446190"))
+                .space(Space::id(black_box("1190804811990446190")))
                 .room(black_box("1200058256127688735"))
                 .user(black_box("179258058118135808"))
                 .build()

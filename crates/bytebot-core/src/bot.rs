@@ -4,10 +4,11 @@
 //! use bytebot_core::bot::Bot;
 //! use bytebot_core::bus::{BusConfig, RedisUrl};
 //! use bytebot_core::envelope::{InboundMessage, OutboundMessage};
+//! use bytebot_core::pattern::Pattern;
 //!
 //! # async fn demo() {
 //! let config = BusConfig::new(RedisUrl::default(), "ping-bot");
-//! Bot::new(config, ["inbound.*.*.*.*"])
+//! Bot::new(config, [Pattern::all_inbound()])
 //!     .run(
 //!         |message: InboundMessage| async move {
 //!             match message.content.trim() {
@@ -71,6 +72,7 @@ use crate::bus::{
     Subscription, SubscriptionMonitor,
 };
 use crate::envelope::{InboundMessage, OutboundMessage, decode_inbound};
+use crate::pattern::Pattern;
 
 /// Tuning for a [`Bot`]; the defaults suit a chat bot.
 #[derive(Debug, Clone, Copy)]
@@ -230,17 +232,19 @@ impl std::ops::Deref for RoomQueueDrops {
 #[derive(Debug, Clone)]
 pub struct Bot {
     config: BusConfig,
-    patterns: Vec<String>,
+    patterns: Vec<Pattern>,
     options: BotOptions,
     counters: BotCounters,
 }
 
 impl Bot {
     /// A bot that PSUBSCRIBEs to `patterns` with `config`, with default options.
-    pub fn new<P: Into<String>>(config: BusConfig, patterns: impl IntoIterator<Item = P>) -> Bot {
+    ///
+    /// See [`Subscription::start`] for where patterns come from.
+    pub fn new(config: BusConfig, patterns: impl IntoIterator<Item = Pattern>) -> Bot {
         Bot {
             config,
-            patterns: patterns.into_iter().map(Into::into).collect(),
+            patterns: patterns.into_iter().collect(),
             options: BotOptions::default(),
             counters: BotCounters::default(),
         }

@@ -373,15 +373,24 @@ pub enum Space {
 }
 
 impl Space {
-    /// A space by id; the empty string is refused.
-    pub fn id(raw: impl Into<String>) -> Result<Self, TopicError> {
-        let raw = raw.into();
-        if raw.is_empty() {
-            return Err(TopicError::EmptySegment {
+    /// A guild, server or workspace by the platform's id or name (raw, unescaped):
+    /// `Space::id("1190804811990446190")`, short for `Space::Id(raw.into())`.
+    ///
+    /// An empty id is refused where the space is used: [`TopicBuilder::build`] and
+    /// [`PatternBuilder::build`](crate::pattern::PatternBuilder::build) return
+    /// [`TopicError::EmptySegment`].
+    pub fn id(raw: impl Into<String>) -> Space {
+        Space::Id(raw.into())
+    }
+
+    /// The space itself, or the error a topic with it would get (an empty id).
+    pub(crate) fn validated(self) -> Result<Space, TopicError> {
+        match &self {
+            Space::Id(raw) if raw.is_empty() => Err(TopicError::EmptySegment {
                 segment: Segment::Space,
-            });
+            }),
+            _ => Ok(self),
         }
-        Ok(Space::Id(raw))
     }
 
     /// Whether this is a direct message.
@@ -614,16 +623,16 @@ pub struct TopicBuilder {
 }
 
 impl TopicBuilder {
-    /// The guild/server id or name (raw).
-    pub fn space(mut self, raw: impl Into<String>) -> Self {
-        self.space = Some(Space::Id(raw.into()));
+    /// The guild/server ([`Space::id`]), or a direct message ([`Space::Direct`]).
+    pub fn space(mut self, space: Space) -> Self {
+        self.space = Some(space);
         self
     }
 
-    /// Marks the topic as a direct message (space `@me`).
-    pub fn direct(mut self) -> Self {
-        self.space = Some(Space::Direct);
-        self
+    /// Marks the topic as a direct message (space `@me`); short for
+    /// `.space(Space::Direct)`.
+    pub fn direct(self) -> Self {
+        self.space(Space::Direct)
     }
 
     /// The room (channel) id or name (raw).
@@ -640,15 +649,12 @@ impl TopicBuilder {
 
     /// Validates every part: a valid platform and no empty segment.
     pub fn build(self) -> Result<Topic, TopicError> {
-        let space = match self.space {
-            Some(Space::Id(raw)) => Space::id(raw)?,
-            Some(Space::Direct) => Space::Direct,
-            None => {
-                return Err(TopicError::EmptySegment {
-                    segment: Segment::Space,
-                });
-            }
-        };
+        let space = self
+            .space
+            .ok_or(TopicError::EmptySegment {
+                segment: Segment::Space,
+            })?
+            .validated()?;
         Ok(Topic {
             direction: self.direction,
             platform: Platform::new(self.platform)?,
@@ -739,7 +745,7 @@ mod tests {
     #[test]
     fn builder_escapes_irc_style_names() {
         let topic = Topic::builder(Direction::Inbound, "irc")
-            .space("libera")
+            .space(Space::id("libera"))
             .room("#rust.beginners")
             .user("ali ce*")
             .build()
@@ -765,7 +771,7 @@ mod tests {
         assert!(dm.to_string().parse::<Topic>().unwrap().space().is_direct());
 
         let named_at_me = Topic::builder(Direction::Inbound, "slack")
-            .space("@me")
+            .space(Space::id("@me"))
             .room("r")
             .user("u")
             .build()
@@ -903,8 +909,19 @@ mod tests {
                 segment: Segment::Space
             })
         );
+        let empty_space = Topic::builder(Direction::Inbound, "discord")
+            .space(Space::id(""))
+            .room("c")
+            .user("u")
+            .build();
+        assert_eq!(
+            empty_space,
+            Err(TopicError::EmptySegment {
+                segment: Segment::Space
+            })
+        );
         let bad_platform = Topic::builder(Direction::Inbound, "dis.cord")
-            .space("g")
+            .space(Space::id("g"))
             .room("c")
             .user("u")
             .build();
@@ -953,7 +970,7 @@ mod tests {
             direct in any::<bool>(),
         ) {
             let builder = Topic::builder(Direction::Inbound, platform).room(room).user(user);
-            let builder = if direct { builder.direct() } else { builder.space(space) };
+            let builder = if direct { builder.direct() } else { builder.space(Space::id(space)) };
             let topic = builder.build().unwrap();
             let printed = topic.to_string();
             prop_assert_eq!(printed.split('.').count(), 5);

@@ -31,7 +31,7 @@ pub struct Config {
     /// Where Redis is.
     pub redis_url: RedisUrl,
     /// PSUBSCRIBE patterns; by default every inbound message on every platform.
-    pub patterns: Vec<String>,
+    pub patterns: Vec<Pattern>,
     /// What starts a command (`!`).
     pub prefix: String,
     /// Answer messages written by bots too (off: the loop guard).
@@ -48,7 +48,7 @@ impl Config {
     pub fn new(redis_url: RedisUrl) -> Config {
         Config {
             redis_url,
-            patterns: vec![Pattern::all_inbound().to_string()],
+            patterns: vec![Pattern::all_inbound()],
             prefix: "!".to_owned(),
             answer_bots: false,
             echo: false,
@@ -69,7 +69,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         bail!("the command prefix must not be blank");
     }
     for pattern in &config.patterns {
-        for lint in bytebot_core::pattern::lint(pattern) {
+        for lint in pattern.lint() {
             match lint.severity {
                 Severity::Error => bail!("pattern `{pattern}`: {lint}"),
                 _ => tracing::warn!(%pattern, %lint, "suspicious pattern"),

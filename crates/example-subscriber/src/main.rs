@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use bytebot_core::pattern::Pattern;
 use bytebot_daemon::LogFormat;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
@@ -24,7 +25,7 @@ struct Args {
         value_delimiter = ',',
         default_value = "inbound.*.*.*.*"
     )]
-    patterns: Vec<String>,
+    patterns: Vec<Pattern>,
     /// What starts a command.
     #[arg(long, env = "BYTEBOT_PREFIX", default_value = "!")]
     prefix: String,

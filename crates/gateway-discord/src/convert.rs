@@ -7,7 +7,7 @@
 
 use bytebot_core::envelope::OutboundMessage;
 use bytebot_core::envelope::{Attachment, Author, InboundMessage, Mention, MentionPolicy};
-use bytebot_core::{Direction, Topic, TopicError};
+use bytebot_core::{Direction, Space, Topic, TopicError};
 use serenity::all::{
     ChannelId, CreateAllowedMentions, CreateMessage, Message, MessageId, MessageReference,
     MessageReferenceKind, MessageType,
@@ -49,12 +49,12 @@ pub fn is_chat_message(message: &Message) -> bool {
 /// The inbound topic of a Discord message: `inbound.discord.<guild>.<channel>.<author>`,
 /// with the `@me` space for a direct message (no guild).
 pub fn inbound_topic(message: &Message) -> Result<Topic, TopicError> {
-    let builder = Topic::builder(Direction::Inbound, PLATFORM);
-    let builder = match message.guild_id {
-        Some(guild_id) => builder.space(guild_id.to_string()),
-        None => builder.direct(),
+    let space = match message.guild_id {
+        Some(guild_id) => Space::id(guild_id.to_string()),
+        None => Space::Direct,
     };
-    builder
+    Topic::builder(Direction::Inbound, PLATFORM)
+        .space(space)
         .room(message.channel_id.to_string())
         .user(message.author.id.to_string())
         .build()
@@ -423,7 +423,7 @@ mod tests {
         );
         for room in ["general", "0", "-5", "99999999999999999999999"] {
             let topic = Topic::builder(Direction::Outbound, PLATFORM)
-                .space("1")
+                .space(Space::id("1"))
                 .room(room)
                 .user("2")
                 .build()

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use bytebot_core::bus::{Delivery, Publisher, Subscription};
 use bytebot_core::envelope::{OutboundMessage, decode_outbound};
+use bytebot_core::pattern::Pattern;
 use bytebot_core::receipt::{DeliveryError, DeliveryReceipt};
-use bytebot_core::{Direction, Topic};
+use bytebot_core::{Direction, Platform, Topic};
 use bytebot_daemon::telemetry::Histogram;
 use serenity::all::{ChannelId, CreateMessage, Http, HttpError};
 use tokio::sync::{mpsc, watch};
@@ -88,7 +89,7 @@ struct Shared {
 
 /// What the outbound side needs from `crate::run`.
 pub(crate) struct Outbound {
-    /// The `outbound.discord.*` subscription; dropped first on shutdown.
+    /// The `outbound.discord.*.*.*` subscription; dropped first on shutdown.
     pub(crate) subscription: Subscription,
     /// Serenity's REST client (rate-limited, or pointed at a proxy).
     pub(crate) http: Arc<Http>,
@@ -380,14 +381,17 @@ fn discord_error(err: &serenity::Error) -> DeliveryError {
     }
 }
 
-/// The pattern the gateway subscribes to: every outbound topic of this platform.
-pub(crate) fn pattern() -> String {
-    format!("outbound.{}.*", convert::PLATFORM)
+/// The pattern the gateway subscribes to: every outbound topic of this platform
+/// (`outbound.discord.*.*.*`).
+pub(crate) fn pattern() -> Pattern {
+    let platform = Platform::new(convert::PLATFORM).expect("`discord` is a valid platform name");
+    Pattern::outbound_platform(&platform)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytebot_core::Space;
     use bytebot_core::bus::{BusConfig, OutboxOptions, RedisUrl, SubscribeOptions};
     use bytebot_core::receipt::decode_receipt;
     use bytebot_test_support::{FakeDiscord, RedisServer, wait_until};
@@ -402,6 +406,27 @@ mod tests {
             pending: Arc::new(AtomicUsize::new(pending)),
             last_used: Instant::now() - idle_for,
         }
+    }
+
+    /// The gateway hears every outbound Discord topic and nothing else: not inbound
+    /// messages, not its own receipts, not other platforms.
+    #[test]
+    fn the_subscription_pattern_is_every_outbound_discord_topic() {
+        let topic = |direction: Direction, platform: &str| {
+            Topic::builder(direction, platform)
+                .space(Space::id("G1"))
+                .room("C1")
+                .user("U1")
+                .build()
+                .unwrap()
+        };
+        let pattern = pattern();
+        assert_eq!(pattern.as_str(), "outbound.discord.*.*.*");
+        assert!(pattern.matches_topic(&topic(Direction::Outbound, "discord")));
+        assert!(!pattern.matches_topic(&topic(Direction::Inbound, "discord")));
+        assert!(!pattern.matches_topic(&topic(Direction::Receipt, "discord")));
+        assert!(!pattern.matches_topic(&topic(Direction::Outbound, "discord2")));
+        assert_eq!(pattern.lint(), Vec::new());
     }
 
     /// Idle channels must not keep a task each forever; busy ones must never be cut off
@@ -433,7 +458,7 @@ mod tests {
         subscription.wait_connected(PATIENCE).await.unwrap();
         let receipts = Subscription::start(
             bus,
-            vec!["receipt.discord.*".to_owned()],
+            vec![Pattern::parse_raw("receipt.discord.*")],
             SubscribeOptions::default(),
         );
         receipts.wait_connected(PATIENCE).await.unwrap();

@@ -25,7 +25,8 @@ use bytebot_core::bus::{
     self, BusConfig, OutboxOptions, Publisher, RedisUrl, SubscribeOptions, Subscription,
 };
 use bytebot_core::envelope::{Author, InboundMessage, decode_outbound};
-use bytebot_core::{Direction, Topic};
+use bytebot_core::pattern::Pattern;
+use bytebot_core::{Direction, Space, Topic};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -123,7 +124,7 @@ pub async fn raw(config: RawConfig) -> anyhow::Result<RawReport> {
     let prefix = format!("bench.{}", std::process::id());
     let channel = format!("{prefix}.raw");
     let topic = Topic::builder(Direction::Inbound, "bench")
-        .space("raw")
+        .space(Space::id("raw"))
         .room("r")
         .user("u")
         .build()?;
@@ -131,7 +132,7 @@ pub async fn raw(config: RawConfig) -> anyhow::Result<RawReport> {
     let capacity = usize::try_from(config.n_messages).unwrap_or(usize::MAX);
     let mut subscription = Subscription::start(
         bus_config.clone(),
-        vec![format!("{prefix}.*")],
+        vec![Pattern::parse_raw(format!("{prefix}.*"))],
         SubscribeOptions {
             queue_capacity: capacity.min(4_000_000),
             ..SubscribeOptions::default()
@@ -353,7 +354,7 @@ impl Templates {
         let mut templates = Vec::new();
         for room in 0..rooms.max(1) {
             let topic = Topic::builder(Direction::Inbound, "bench")
-                .space(space)
+                .space(Space::id(space))
                 .room(format!("r{room}"))
                 .user("u")
                 .build()?;
@@ -520,9 +521,14 @@ pub async fn roundtrip(config: RoundtripConfig) -> anyhow::Result<RoundtripRepor
     let topics = (0..templates.rooms.len())
         .map(|room| format!("inbound.bench.{space}.r{room}.u"))
         .collect();
+    let replies_pattern = Pattern::builder()
+        .direction(Direction::Outbound)
+        .platform("bench")
+        .space(Space::id(space.clone()))
+        .build()?;
     let replies = Subscription::start(
         bus_config.clone(),
-        vec![format!("outbound.bench.{space}.*")],
+        vec![replies_pattern],
         SubscribeOptions {
             queue_capacity: 1 << 20,
             ..SubscribeOptions::default()
@@ -859,7 +865,7 @@ mod tests {
     #[test]
     fn padded_envelope_has_about_the_requested_size() {
         let topic = Topic::builder(Direction::Inbound, "bench")
-            .space("raw")
+            .space(Space::id("raw"))
             .room("r")
             .user("u")
             .build()

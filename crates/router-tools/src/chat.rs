@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use bytebot_core::bus::{self, BusConfig, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{Author, InboundMessage, decode_outbound};
 use bytebot_core::pattern::Pattern;
-use bytebot_core::{Direction, Topic};
+use bytebot_core::{Direction, Space, Topic};
 use tokio::io::AsyncBufReadExt;
 
 /// How long to wait for Redis at start before saying it is unreachable.
@@ -24,8 +24,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Identity {
     /// The platform segment (`console`).
     pub platform: String,
-    /// The space (`local`), or `None` for a direct message (`@me`).
-    pub space: Option<String>,
+    /// The space (`local`), or [`Space::Direct`] for a direct message (`@me`).
+    pub space: Space,
     /// The room (`terminal`).
     pub room: String,
     /// The user id (`$USER`).
@@ -39,14 +39,12 @@ pub struct Identity {
 impl Identity {
     /// The inbound topic these messages are published on.
     pub fn topic(&self) -> anyhow::Result<Topic> {
-        let builder = Topic::builder(Direction::Inbound, self.platform.clone())
+        Topic::builder(Direction::Inbound, self.platform.clone())
+            .space(self.space.clone())
             .room(self.room.clone())
-            .user(self.user.clone());
-        let builder = match &self.space {
-            Some(space) => builder.space(space.clone()),
-            None => builder.direct(),
-        };
-        builder.build().context("building the inbound topic")
+            .user(self.user.clone())
+            .build()
+            .context("building the inbound topic")
     }
 
     fn author(&self) -> Author {
@@ -98,7 +96,7 @@ impl Conversation {
         let bus_config = BusConfig::new(redis_url, "router-tools");
         let replies = Subscription::start(
             bus_config.clone(),
-            vec![Pattern::exact(&topic.reply()).to_string()],
+            vec![Pattern::exact(&topic.reply())],
             SubscribeOptions::default(),
         );
         let connection = bus::connect(&bus_config)

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use bytebot_core::Direction;
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use bytebot_core::pattern::Pattern;
+use bytebot_core::{Direction, Space};
 use bytebot_daemon::LogFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use router_tools::chat::{self, ChatConfig, Identity};
@@ -36,7 +37,7 @@ enum Command {
     /// Keeps watching across Redis restarts; Ctrl-C ends it.
     Watch {
         /// Patterns to watch (default: inbound.*, outbound.* and receipt.*).
-        patterns: Vec<String>,
+        patterns: Vec<Pattern>,
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
@@ -173,7 +174,11 @@ impl IdentityArgs {
     fn identity(self, bot: bool) -> Identity {
         Identity {
             platform: self.platform,
-            space: (!self.direct).then_some(self.space),
+            space: if self.direct {
+                Space::Direct
+            } else {
+                Space::id(self.space)
+            },
             room: self.room,
             user: self.user,
             name: self.name,
@@ -311,10 +316,7 @@ fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
     match cli.command {
         Command::Watch { patterns, json } => {
             let patterns = if patterns.is_empty() {
-                watch::DEFAULT_PATTERNS
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect()
+                watch::default_patterns()
             } else {
                 patterns
             };

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use bytebot_core::pattern::{Pattern, Severity, lint};
-use bytebot_core::{Direction, Topic};
+use bytebot_core::{Direction, Space, Topic};
 
 /// `topic parse`: the topic's parts, one per line, and its reply topic.
 pub fn parse(topic: &str) -> anyhow::Result<String> {
@@ -36,12 +36,13 @@ pub fn build(
     room: &str,
     user: &str,
 ) -> anyhow::Result<String> {
-    let builder = Topic::builder(direction, platform).room(room).user(user);
-    let builder = match space {
-        Some(space) => builder.space(space),
-        None => builder.direct(),
-    };
-    Ok(builder.build().context("building the topic")?.to_string())
+    let topic = Topic::builder(direction, platform)
+        .space(space.map_or(Space::Direct, Space::id))
+        .room(room)
+        .user(user)
+        .build()
+        .context("building the topic")?;
+    Ok(topic.to_string())
 }
 
 /// `topic match`: one line per topic (`match` / `no match`), plus the pattern's lints;

@@ -5,14 +5,22 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
-use bytebot_core::Topic;
 use bytebot_core::bus::{BusConfig, Delivery, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{decode_inbound, decode_outbound};
+use bytebot_core::pattern::Pattern;
 use bytebot_core::receipt::decode_receipt;
+use bytebot_core::{Direction, Topic};
 use serde_json::json;
 
-/// The patterns `watch` uses when given none: every Bytebot topic.
-pub const DEFAULT_PATTERNS: [&str; 3] = ["inbound.*", "outbound.*", "receipt.*"];
+/// The patterns `watch` uses when given none: `inbound.*`, `outbound.*`, `receipt.*`,
+/// one per direction. Two segments rather than five, so that a malformed channel in a
+/// Bytebot direction shows up too.
+pub fn default_patterns() -> Vec<Pattern> {
+    Direction::ALL
+        .iter()
+        .map(|direction| Pattern::parse_raw(format!("{direction}.*")))
+        .collect()
+}
 
 /// Settings for [`run`].
 #[derive(Debug, Clone)]
@@ -20,7 +28,7 @@ pub struct WatchConfig {
     /// Where Redis is.
     pub redis_url: RedisUrl,
     /// What to watch.
-    pub patterns: Vec<String>,
+    pub patterns: Vec<Pattern>,
     /// JSON lines instead of text.
     pub json: bool,
 }
@@ -29,7 +37,7 @@ pub struct WatchConfig {
 /// says so on stderr).
 pub async fn run(config: WatchConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     for pattern in &config.patterns {
-        for lint in bytebot_core::pattern::lint(pattern) {
+        for lint in pattern.lint() {
             eprintln!("{pattern}: {lint}");
         }
     }
@@ -48,7 +56,8 @@ pub async fn run(config: WatchConfig, shutdown: impl Future<Output = ()>) -> any
                 bus_config.url()
             )
         })?;
-    eprintln!("watching {} (Ctrl-C to stop)", config.patterns.join(" "));
+    let patterns: Vec<&str> = config.patterns.iter().map(Pattern::as_str).collect();
+    eprintln!("watching {} (Ctrl-C to stop)", patterns.join(" "));
     let mut connected = subscription.connected();
     connected.borrow_and_update();
     let mut stdout = std::io::stdout();

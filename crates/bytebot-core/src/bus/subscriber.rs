@@ -17,6 +17,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::{BusConfig, BusError, DropCounter};
+use crate::pattern::Pattern;
 
 /// One message delivered by Redis to a pattern subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,12 +85,16 @@ pub struct Subscription {
 impl Subscription {
     /// Starts subscribing to `patterns` in the background and returns at once.
     ///
+    /// Patterns come from [`Pattern::builder`] or its shortcuts
+    /// ([`Pattern::all_inbound`], [`Pattern::outbound_platform`], [`Pattern::exact`]); a
+    /// hand-written one ([`Pattern::parse_raw`]) is worth a [`Pattern::lint`] first.
+    ///
     /// The first connection is attempted immediately and retried forever, like every
     /// later one: use [`Subscription::wait_connected`] where a program should fail
     /// fast instead (a command-line tool), or watch [`Subscription::connected`].
     pub fn start(
         config: BusConfig,
-        patterns: Vec<String>,
+        patterns: Vec<Pattern>,
         options: SubscribeOptions,
     ) -> Subscription {
         let (sender, deliveries) = mpsc::channel(options.queue_capacity.max(1));
@@ -192,13 +197,14 @@ impl Drop for Subscription {
 /// The reconnect loop: connect, subscribe, wait for the connection to die, repeat.
 async fn run(
     config: BusConfig,
-    patterns: Vec<String>,
+    patterns: Vec<Pattern>,
     options: SubscribeOptions,
     sender: mpsc::Sender<Delivery>,
     shared: Arc<Shared>,
 ) {
     let mut failures: u32 = 0;
     let mut ever_connected = false;
+    let patterns: Vec<&str> = patterns.iter().map(Pattern::as_str).collect();
     loop {
         let disconnected = Arc::new(Notify::new());
         match subscribe_once(&config, &patterns, &sender, &shared, &disconnected).await {
@@ -236,7 +242,7 @@ async fn run(
 
 async fn subscribe_once(
     config: &BusConfig,
-    patterns: &[String],
+    patterns: &[&str],
     sender: &mpsc::Sender<Delivery>,
     shared: &Arc<Shared>,
     disconnected: &Arc<Notify>,

@@ -72,7 +72,7 @@ impl PatternBuilder {
         };
         let space = match self.space {
             Some(Space::Direct) => Cow::Borrowed(DIRECT_MESSAGE_SPACE),
-            Some(Space::Id(raw)) => Cow::Owned(Space::id(raw)?.segment().into_owned()),
+            Some(space @ Space::Id(_)) => Cow::Owned(space.validated()?.segment().into_owned()),
             None => ANY,
         };
         let room = match self.room {

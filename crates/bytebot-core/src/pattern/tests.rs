@@ -11,7 +11,7 @@ fn builder_fills_unset_segments_with_whole_segment_stars() {
     let pattern = Pattern::builder()
         .direction(Direction::Inbound)
         .platform("discord")
-        .space(Space::Id("123".into()))
+        .space(Space::id("123"))
         .build()
         .unwrap();
     assert_eq!(pattern.to_string(), "inbound.discord.123.*.*");
@@ -29,7 +29,7 @@ fn builder_escapes_exact_segments_like_topics() {
     let pattern = Pattern::builder()
         .direction(Direction::Inbound)
         .platform("irc")
-        .space(Space::Id("libera".into()))
+        .space(Space::id("libera"))
         .room("#rust.beginners")
         .user("ali ce*")
         .build()
@@ -44,10 +44,7 @@ fn builder_escapes_exact_segments_like_topics() {
         .build()
         .unwrap();
     assert_eq!(dm.as_str(), "*.discord.@me.*.*");
-    let named_at_me = Pattern::builder()
-        .space(Space::Id("@me".into()))
-        .build()
-        .unwrap();
+    let named_at_me = Pattern::builder().space(Space::id("@me")).build().unwrap();
     assert_eq!(named_at_me.as_str(), "*.*.%40me.*.*");
 }
 
@@ -67,7 +64,7 @@ fn builder_rejects_bad_platforms_and_empty_values() {
         })
     );
     assert_eq!(
-        Pattern::builder().space(Space::Id(String::new())).build(),
+        Pattern::builder().space(Space::id("")).build(),
         Err(TopicError::EmptySegment {
             segment: Segment::Space
         })
@@ -121,7 +118,7 @@ fn raw_patterns_are_accepted_verbatim() {
 #[test]
 fn patterns_match_topics_by_their_canonical_string() {
     let topic = Topic::builder(Direction::Inbound, "discord")
-        .space("G1")
+        .space(Space::id("G1"))
         .room("general")
         .user("alice")
         .build()
@@ -129,7 +126,7 @@ fn patterns_match_topics_by_their_canonical_string() {
     let guild = Pattern::builder()
         .direction(Direction::Inbound)
         .platform("discord")
-        .space(Space::Id("G1".into()))
+        .space(Space::id("G1"))
         .build()
         .unwrap();
     assert!(guild.matches_topic(&topic));
@@ -162,14 +159,14 @@ proptest! {
         changed in 0usize..5,
     ) {
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
-        let space = if direct { Space::Direct } else { Space::Id(space) };
+        let space = if direct { Space::Direct } else { Space::id(space) };
         let topic_of = |direction: Direction, platform: &str, space: &Space, room: &str, user: &str| {
-            let builder = Topic::builder(direction, platform).room(room).user(user);
-            let builder = match space {
-                Space::Direct => builder.direct(),
-                Space::Id(raw) => builder.space(raw.clone()),
-            };
-            builder.build().unwrap()
+            Topic::builder(direction, platform)
+                .space(space.clone())
+                .room(room)
+                .user(user)
+                .build()
+                .unwrap()
         };
         let mut builder = Pattern::builder();
         if exact[0] { builder = builder.direction(direction); }

@@ -9,7 +9,8 @@ use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{
     Author, InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_outbound,
 };
-use bytebot_core::{Direction, Topic};
+use bytebot_core::pattern::Pattern;
+use bytebot_core::{Direction, Space, Topic};
 use bytebot_test_support::{RedisServer, wait_until};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -25,7 +26,7 @@ fn config(url: &str, role: &str) -> BusConfig {
 
 fn inbound(room: &str, content: &str) -> InboundMessage {
     let topic = Topic::builder(Direction::Inbound, "console")
-        .space("local")
+        .space(Space::id("local"))
         .room(room)
         .user("alice")
         .build()
@@ -108,7 +109,7 @@ async fn publish(redis: &RedisServer, channel: &str, payload: &[u8]) -> i64 {
 async fn replies(redis: &RedisServer) -> Subscription {
     let subscription = Subscription::start(
         config(&redis.url(), "test-listener"),
-        vec!["outbound.*".into()],
+        vec![Pattern::parse_raw("outbound.*")],
         SubscribeOptions::default(),
     );
     subscription.wait_connected(PATIENCE).await.unwrap();
@@ -138,7 +139,7 @@ async fn replies_are_published_on_the_reply_topic_with_in_reply_to() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         |message: InboundMessage| async move {
             // `in_reply_to` is filled in even when the handler leaves it out.
             vec![OutboundMessage::new(format!("echo {}", message.content))]
@@ -167,7 +168,7 @@ async fn malformed_and_oversize_payloads_are_skipped_and_counted() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         ping_pong,
     )
     .await;
@@ -264,7 +265,7 @@ async fn bot_authors_get_no_reply_by_default() {
     let seen = Arc::clone(&calls);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         move |message: InboundMessage| {
             seen.fetch_add(1, Ordering::SeqCst);
             ping_pong(message)
@@ -299,7 +300,7 @@ async fn blank_replies_are_never_published() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         |message: InboundMessage| async move {
             vec![
                 OutboundMessage::reply_to(&message, ""),
@@ -324,7 +325,7 @@ async fn replies_keep_their_order_within_a_room_while_rooms_run_concurrently() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         |message: InboundMessage| async move {
             if message.content == "slow" {
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -354,7 +355,7 @@ async fn the_bot_answers_again_after_a_redis_restart() {
     let redis = RedisServer::start().await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         ping_pong,
     )
     .await;
@@ -377,7 +378,7 @@ async fn shutdown_lets_handlers_in_flight_finish_and_flushes_their_replies() {
     let notify = Arc::clone(&started);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         move |message: InboundMessage| {
             let notify = Arc::clone(&notify);
             async move {
@@ -408,7 +409,7 @@ async fn a_panicking_handler_is_counted_and_its_room_goes_on() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         |message: InboundMessage| async move {
             assert_ne!(message.content, "boom", "a handler bug");
             vec![OutboundMessage::reply_to(&message, "still answering")]

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use bytebot_core::bus::{
     self, Backoff, BusConfig, OutboxOptions, Publisher, RedisUrl, SubscribeOptions, Subscription,
 };
+use bytebot_core::pattern::Pattern;
 use bytebot_test_support::{RedisServer, TcpProxy, wait_until};
 
 /// Generous bound for "eventually" in tests; never a performance target.
@@ -17,7 +18,7 @@ fn config(url: &str, role: &str) -> BusConfig {
 async fn subscribed(url: &str, patterns: &[&str], options: SubscribeOptions) -> Subscription {
     let subscription = Subscription::start(
         config(url, "test-subscriber"),
-        patterns.iter().map(|p| p.to_string()).collect(),
+        patterns.iter().copied().map(Pattern::parse_raw).collect(),
         options,
     );
     subscription.wait_connected(PATIENCE).await.unwrap();
@@ -342,12 +343,12 @@ async fn outbox_of_a_publisher_started_during_an_outage_waits_for_subscribers() 
     // Like a gateway: the publisher's program has its own subscription, connected first.
     let _own = Subscription::start(
         config(&proxied(&publisher_proxy), "test-gateway"),
-        vec!["outbound.*".into()],
+        vec![Pattern::parse_raw("outbound.*")],
         SubscribeOptions::default(),
     );
     let mut subscription = Subscription::start(
         config(&proxied(&subscriber_proxy), "test-subscriber"),
-        vec!["inbound.*".into()],
+        vec![Pattern::parse_raw("inbound.*")],
         SubscribeOptions::default(),
     );
     let publisher = Publisher::start(
@@ -551,7 +552,11 @@ async fn the_redis_password_never_reaches_the_logs() {
         &format!("redis://:pw-in-logs-7f3a-wrong@127.0.0.1:{}", redis.port()),
         "t",
     );
-    let failing = Subscription::start(wrong, vec!["x".into()], SubscribeOptions::default());
+    let failing = Subscription::start(
+        wrong,
+        vec![Pattern::parse_raw("x")],
+        SubscribeOptions::default(),
+    );
     assert!(
         failing
             .wait_connected(Duration::from_millis(500))
@@ -696,7 +701,7 @@ async fn waiting_for_an_absent_redis_times_out_clearly() {
             initial: Duration::from_millis(10),
             max: Duration::from_millis(50),
         }),
-        vec!["inbound.*".into()],
+        vec![Pattern::parse_raw("inbound.*")],
         SubscribeOptions::default(),
     );
     let err = subscription

@@ -24,16 +24,14 @@ const SENTINEL: &[u8] = b"zz-patterns-test-end";
 const CATCH_ALL: &[u8] = b"*";
 
 fn topic(direction: Direction, platform: &str, space: Space, room: &str, user: &str) -> Vec<u8> {
-    let builder = Topic::builder(direction, platform).room(room).user(user);
-    let builder = match space {
-        Space::Direct => builder.direct(),
-        Space::Id(raw) => builder.space(raw),
-    };
-    builder.build().unwrap().to_string().into_bytes()
-}
-
-fn id(raw: &str) -> Space {
-    Space::Id(raw.to_owned())
+    Topic::builder(direction, platform)
+        .space(space)
+        .room(room)
+        .user(user)
+        .build()
+        .unwrap()
+        .to_string()
+        .into_bytes()
 }
 
 fn built(builder: bytebot_core::pattern::PatternBuilder) -> Vec<u8> {
@@ -44,36 +42,54 @@ fn built(builder: bytebot_core::pattern::PatternBuilder) -> Vec<u8> {
 fn topics() -> Vec<Vec<u8>> {
     use Direction::{Inbound, Outbound};
     vec![
-        topic(Inbound, "discord", id("G1"), "general", "alice"),
-        topic(Inbound, "discord", id("G10"), "general", "alice"),
-        topic(Inbound, "discord", id("G2"), "general", "bob"),
-        topic(Inbound, "discord", id("Gz"), "x", "y"),
-        topic(Inbound, "discord", id("G9"), "c", "u"),
-        topic(Outbound, "discord", id("G1"), "general", "alice"),
+        topic(Inbound, "discord", Space::id("G1"), "general", "alice"),
+        topic(Inbound, "discord", Space::id("G10"), "general", "alice"),
+        topic(Inbound, "discord", Space::id("G2"), "general", "bob"),
+        topic(Inbound, "discord", Space::id("Gz"), "x", "y"),
+        topic(Inbound, "discord", Space::id("G9"), "c", "u"),
+        topic(Outbound, "discord", Space::id("G1"), "general", "alice"),
         topic(Inbound, "discord", Space::Direct, "42", "7"),
-        topic(Inbound, "slack", id("@me"), "r", "u"),
-        topic(Inbound, "irc", id("libera"), "#rust.beginners", "alice"),
-        topic(Inbound, "matrix", id("server"), "café", "zoë"),
-        topic(Inbound, "matrix", id("server"), "cafe", "zoe"),
-        topic(Inbound, "x", id("G1"), "a", "b"),
-        topic(Inbound, "discord", id("G1"), "general", "ali ce*"),
-        topic(Outbound, "console", id("local"), "tty", "me"),
+        topic(Inbound, "slack", Space::id("@me"), "r", "u"),
+        topic(
+            Inbound,
+            "irc",
+            Space::id("libera"),
+            "#rust.beginners",
+            "alice",
+        ),
+        topic(Inbound, "matrix", Space::id("server"), "café", "zoë"),
+        topic(Inbound, "matrix", Space::id("server"), "cafe", "zoe"),
+        topic(Inbound, "x", Space::id("G1"), "a", "b"),
+        topic(Inbound, "discord", Space::id("G1"), "general", "ali ce*"),
+        topic(Outbound, "console", Space::id("local"), "tty", "me"),
         topic(
             Inbound,
             "discord",
-            id("1190804811990446190"),
+            Space::id("1190804811990446190"),
             "1200058256127688735",
             "179258058118135808",
         ),
-        topic(Inbound, "discord", id("G1"), "5", "7"),
-        topic(Inbound, "discord", id("G1.5"), "7", "8"),
-        topic(Outbound, "irc", id("libera"), "#x", "y"),
-        topic(Inbound, "discord", id("G1*"), "c", "u"),
-        topic(Inbound, "telegram", id("-100123"), "[room]", "back\\slash"),
-        topic(Inbound, "discord", id("G1"), "general", "100%"),
-        topic(Inbound, "discord", id("G"), "c", "u"),
-        topic(Inbound, "discord", id("7"), "c", "u"),
-        topic(Inbound, "discord", id("日本"), "チャンネル", "ユーザー"),
+        topic(Inbound, "discord", Space::id("G1"), "5", "7"),
+        topic(Inbound, "discord", Space::id("G1.5"), "7", "8"),
+        topic(Outbound, "irc", Space::id("libera"), "#x", "y"),
+        topic(Inbound, "discord", Space::id("G1*"), "c", "u"),
+        topic(
+            Inbound,
+            "telegram",
+            Space::id("-100123"),
+            "[room]",
+            "back\\slash",
+        ),
+        topic(Inbound, "discord", Space::id("G1"), "general", "100%"),
+        topic(Inbound, "discord", Space::id("G"), "c", "u"),
+        topic(Inbound, "discord", Space::id("7"), "c", "u"),
+        topic(
+            Inbound,
+            "discord",
+            Space::id("日本"),
+            "チャンネル",
+            "ユーザー",
+        ),
     ]
 }
 
@@ -114,12 +130,12 @@ fn patterns() -> Vec<Vec<u8>> {
             Pattern::builder()
                 .direction(Direction::Inbound)
                 .platform("discord")
-                .space(id("G1")),
+                .space(Space::id("G1")),
         ),
         built(Pattern::builder().platform("discord").direct()),
-        built(Pattern::builder().space(id("@me"))),
-        built(Pattern::builder().space(id("G1*"))),
-        built(Pattern::builder().space(id("G1.5"))),
+        built(Pattern::builder().space(Space::id("@me"))),
+        built(Pattern::builder().space(Space::id("G1*"))),
+        built(Pattern::builder().space(Space::id("G1.5"))),
         built(Pattern::builder().room("#rust.beginners")),
         built(Pattern::builder().room("café")),
         built(Pattern::builder().user("ali ce*")),
@@ -301,7 +317,13 @@ async fn glob_matcher_agrees_with_redis_psubscribe() {
     }
 
     // The motivating trap, seen in real Redis: `G1*` receives guild G10 and crosses dots.
-    let g10 = topic(Direction::Inbound, "discord", id("G10"), "general", "alice");
+    let g10 = topic(
+        Direction::Inbound,
+        "discord",
+        Space::id("G10"),
+        "general",
+        "alice",
+    );
     assert!(delivered.contains(&(b"inbound.discord.G1*".to_vec(), g10.clone())));
     let whole_segment = b"inbound.discord.G1.*.*".to_vec();
     assert!(!delivered.contains(&(whole_segment, g10)));
@@ -356,7 +378,7 @@ async fn patterns_linted_as_errors_receive_no_topics_from_redis() {
         Pattern::builder()
             .direction(Direction::Inbound)
             .platform("discord")
-            .space(id("G1")),
+            .space(Space::id("G1")),
     );
     assert_eq!(lint(std::str::from_utf8(&g1).unwrap()), Vec::new());
 }

@@ -185,13 +185,18 @@ async fn fifty_quick_replies_keep_their_order_per_channel() {
 }
 
 /// Bad input from any publisher is logged, counted and skipped; the next valid message
-/// still goes out (the Go gateway panicked on a short topic).
+/// still goes out (the Go gateway panicked on a short topic, which the five-segment
+/// subscription now keeps from reaching the gateway at all).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_outbound_is_skipped_and_counted() {
     let gateway = Gateway::start().await;
     let valid = OutboundMessage::new("still alive").encode();
+    assert_eq!(
+        gateway.publish("outbound.discord.1", valid.clone()).await,
+        0,
+        "a three-segment topic never reaches the gateway"
+    );
     let cases: Vec<(String, Vec<u8>)> = vec![
-        ("outbound.discord.1".into(), valid.clone()),
         ("outbound.discord.g.c.u.extra".into(), valid.clone()),
         (
             format!("outbound.discord.{GUILD}.general.{ALICE}"),

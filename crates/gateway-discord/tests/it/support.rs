@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytebot_core::bus::{self, BusConfig, RedisUrl, SubscribeOptions, Subscription};
+use bytebot_core::pattern::Pattern;
 use bytebot_test_support::{FakeDiscord, RedisServer, wait_until};
 use gateway_discord::{Config, Metrics};
 use secrecy::SecretString;
@@ -33,7 +34,7 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts Redis, the fake and the gateway, and waits until the gateway is logged
-    /// in to the fake and subscribed to `outbound.discord.*`.
+    /// in to the fake and subscribed to `outbound.discord.*.*.*`.
     pub async fn start() -> Gateway {
         Gateway::start_with(|_| {}).await
     }
@@ -82,7 +83,7 @@ impl Gateway {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the gateway never subscribed to outbound.discord.*"
+                "the gateway never subscribed to outbound.discord.*.*.*"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -135,7 +136,7 @@ pub fn config(redis: &RedisServer, discord: &FakeDiscord) -> Config {
 pub async fn subscribe(redis: &RedisServer, pattern: &str) -> Subscription {
     let subscription = Subscription::start(
         BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "test"),
-        vec![pattern.to_owned()],
+        vec![Pattern::parse_raw(pattern)],
         SubscribeOptions::default(),
     );
     subscription.wait_connected(PATIENCE).await.unwrap();
