@@ -41,6 +41,10 @@ const TOPIC_SEGMENTS: usize = 5;
 /// [`str::parse`], which accept any hand-written string as is: Redis accepts any
 /// pattern, so refusing one here would only hide it. Run [`Pattern::lint`] on
 /// hand-written patterns. `Display` prints the string to send to Redis.
+///
+/// It is what [`Subscription::start`](crate::bus::Subscription::start) and
+/// [`Bot::new`](crate::bot::Bot::new) take, so a subscription says in its type whether
+/// its pattern was built or written by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pattern(String);
 
