@@ -692,7 +692,7 @@ mod tests {
     #[test]
     fn is_channel_compares_addresses_not_spellings() {
         let topic = Topic::builder(Direction::Inbound, "discord")
-            .space("G")
+            .space(Space::id("G"))
             .room("a.b")
             .user("U")
             .build()

@@ -313,7 +313,7 @@ mod tests {
 
     fn message(room: &str) -> InboundMessage {
         let topic = Topic::builder(Direction::Inbound, "console")
-            .space("local")
+            .space(Space::id("local"))
             .room(room)
             .user("alice")
             .build()
@@ -334,7 +334,7 @@ mod tests {
     fn key(room: &str) -> RoomKey {
         (
             Platform::new("console").unwrap(),
-            Space::id("local").unwrap(),
+            Space::id("local"),
             RoomId::new(room).unwrap(),
         )
     }

@@ -208,7 +208,7 @@ async fn a_message_on_a_channel_that_is_not_its_topic_is_skipped_and_counted() {
     let seen = Arc::clone(&calls);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         move |message: InboundMessage| {
             seen.fetch_add(1, Ordering::SeqCst);
             ping_pong(message)
@@ -460,7 +460,7 @@ async fn a_stuck_room_does_not_hold_up_other_rooms_and_loses_nothing() {
     };
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
         handler,
     )
     .await;
@@ -534,7 +534,7 @@ async fn rooms_run_concurrently_up_to_max_in_flight() {
     };
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]).options(options),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]).options(options),
         handler,
     )
     .await;
@@ -566,7 +566,7 @@ async fn at_the_bot_wide_bound_deliveries_wait_in_the_subscription_queue() {
     let (release, gate) = watch::channel(false);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]).options(options),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]).options(options),
         move |message: InboundMessage| {
             let mut gate = gate.clone();
             async move {
@@ -642,7 +642,7 @@ async fn shutdown_cancels_what_is_left_at_the_deadline_and_counts_it() {
     options.shutdown_deadline = Duration::from_millis(200);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), ["inbound.*.*.*.*"]).options(options),
+        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]).options(options),
         handler,
     )
     .await;
