@@ -296,6 +296,13 @@ pub async fn router_tools(redis_url: &str, args: &[&str], stdin: &str) -> Output
     .await
 }
 
+/// The line `router-tools send` prints after publishing to `n` connections.
+pub fn received_by(n: i64) -> String {
+    format!(
+        "received by {n} subscriber(s) (every connection whose pattern or channel matched, `router-tools watch` included)\n"
+    )
+}
+
 /// Stdout as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

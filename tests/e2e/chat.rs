@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use bytebot_core::Topic;
 use bytebot_core::envelope::{Author, InboundMessage, MAX_PAYLOAD_BYTES};
-use bytebot_e2e::{Daemon, PATIENCE, binaries, router_tools, stderr, stdout, wait_for_subscriber};
+use bytebot_e2e::{
+    Daemon, PATIENCE, binaries, received_by, router_tools, stderr, stdout, wait_for_subscriber,
+};
 use bytebot_test_support::RedisServer;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -91,11 +93,11 @@ async fn a_bot_author_gets_no_reply() {
     let subscriber = Daemon::example_subscriber(&redis.url(), &[]).await;
     let from_bot = router_tools(&redis.url(), &["send", "--bot", "--wait=1", "!ping"], "").await;
     assert!(from_bot.status.success(), "{}", stderr(&from_bot));
-    assert_eq!(stdout(&from_bot), "received by 1 subscriber(s)\n");
+    assert_eq!(stdout(&from_bot), received_by(1));
     let from_human = router_tools(&redis.url(), &["send", "--wait", "!ping"], "").await;
     assert_eq!(
         stdout(&from_human),
-        "received by 1 subscriber(s)\npong\n",
+        received_by(1) + "pong\n",
         "{}",
         subscriber.log()
     );
@@ -114,12 +116,7 @@ async fn malformed_and_oversize_payloads_are_skipped_and_the_next_message_is_ans
         "",
     )
     .await;
-    assert_eq!(
-        stdout(&raw),
-        "received by 1 subscriber(s)\n",
-        "{}",
-        stderr(&raw)
-    );
+    assert_eq!(stdout(&raw), received_by(1), "{}", stderr(&raw));
     // Too big for a command-line argument: published directly.
     let mut connection = redis.connection().await;
     let oversize = InboundMessage::new(
@@ -171,7 +168,7 @@ async fn a_chat_session_survives_a_redis_restart() {
         .unwrap();
     let mut input = chat.stdin.take().unwrap();
     let mut replies = BufReader::new(chat.stdout.take().unwrap()).lines();
-    assert!(wait_for_subscriber(&redis.url(), "router-tools").await);
+    assert!(wait_for_subscriber(&redis.url(), "router-tools-chat").await);
 
     input.write_all(b"!ping\n").await.unwrap();
     let first = tokio::time::timeout(PATIENCE, replies.next_line()).await;
@@ -179,7 +176,7 @@ async fn a_chat_session_survives_a_redis_restart() {
 
     redis.restart().await;
     assert!(wait_for_subscriber(&redis.url(), "example-subscriber").await);
-    assert!(wait_for_subscriber(&redis.url(), "router-tools").await);
+    assert!(wait_for_subscriber(&redis.url(), "router-tools-chat").await);
 
     input.write_all(b"!echo still here\n").await.unwrap();
     let second = tokio::time::timeout(PATIENCE, replies.next_line()).await;
@@ -243,7 +240,7 @@ async fn prefix_and_patterns_are_configurable() {
         "",
     )
     .await;
-    assert_eq!(stdout(&elsewhere), "received by 0 subscriber(s)\n");
+    assert_eq!(stdout(&elsewhere), received_by(0));
 }
 
 /// Subscribers written for the previous gateway reply with a bare JSON string and no

@@ -5,6 +5,7 @@
 
 mod bench;
 mod chat;
+mod console;
 mod demo;
 mod deploy;
 mod operate;

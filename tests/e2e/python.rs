@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use bytebot_e2e::{Daemon, router_tools, stderr, stdout, target_dir, workspace_root};
+use bytebot_e2e::{Daemon, received_by, router_tools, stderr, stdout, target_dir, workspace_root};
 use bytebot_test_support::RedisServer;
 
 /// A virtualenv with `examples/python/requirements.txt` installed, under the target
@@ -76,12 +76,7 @@ async fn the_python_subscriber_answers_ping() {
         bot.log()
     );
     let sent = router_tools(&redis.url(), &["send", "--wait", "!ping"], "").await;
-    assert_eq!(
-        stdout(&sent),
-        "received by 1 subscriber(s)\npong\n",
-        "{}",
-        bot.log()
-    );
+    assert_eq!(stdout(&sent), received_by(1) + "pong\n", "{}", bot.log());
 
     // It skips what it cannot decode and ignores bots, like the Rust subscriber.
     router_tools(
@@ -97,7 +92,7 @@ async fn the_python_subscriber_answers_ping() {
     )
     .await;
     let from_bot = router_tools(&redis.url(), &["send", "--bot", "--wait=1", "!ping"], "").await;
-    assert_eq!(stdout(&from_bot), "received by 1 subscriber(s)\n");
+    assert_eq!(stdout(&from_bot), received_by(1));
     let again = router_tools(&redis.url(), &["chat"], "!ping\n").await;
     assert_eq!(stdout(&again), "pong\n", "{}", bot.log());
     assert!(

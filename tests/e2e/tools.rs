@@ -3,7 +3,8 @@
 use std::process::Stdio;
 
 use bytebot_e2e::{
-    Daemon, PATIENCE, binaries, router_tools, stderr, stdout, wait_for_subscriber, workspace_root,
+    Daemon, PATIENCE, binaries, received_by, router_tools, stderr, stdout, wait_for_subscriber,
+    workspace_root,
 };
 use bytebot_test_support::RedisServer;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -24,7 +25,7 @@ async fn watch_prints_one_line_per_message_and_survives_a_restart() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    assert!(wait_for_subscriber(&redis.url(), "router-tools").await);
+    assert!(wait_for_subscriber(&redis.url(), "router-tools-watch").await);
 
     router_tools(&redis.url(), &["chat", "--user", "alice"], "!ping\n").await;
     let mut next = async || {
@@ -47,7 +48,7 @@ async fn watch_prints_one_line_per_message_and_survives_a_restart() {
 
     redis.restart().await;
     assert!(wait_for_subscriber(&redis.url(), "example-subscriber").await);
-    assert!(wait_for_subscriber(&redis.url(), "router-tools").await);
+    assert!(wait_for_subscriber(&redis.url(), "router-tools-watch").await);
     router_tools(
         &redis.url(),
         &["send", "--user", "bob", "after the restart"],
@@ -71,7 +72,7 @@ async fn watch_json_prints_envelopes() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    assert!(wait_for_subscriber(&redis.url(), "router-tools").await);
+    assert!(wait_for_subscriber(&redis.url(), "router-tools-watch").await);
     router_tools(&redis.url(), &["send", "--room", "lobby", "hi all"], "").await;
     let line = tokio::time::timeout(PATIENCE, lines.next_line())
         .await
@@ -115,6 +116,71 @@ async fn doctor_reports_subscribers_and_never_prints_the_password() {
         text.contains("cannot reach redis at redis://:***@"),
         "{text}"
     );
+}
+
+/// `doctor` lists connections by role: two instances of one bot are a warning, a
+/// watcher is listed as one (and `send` counts it, as it says), and a connection with
+/// only a channel subscription outside the topics is not taken for an inbound listener.
+#[tokio::test]
+async fn doctor_lists_watchers_warns_about_duplicate_bots_and_judges_channels() {
+    let redis = RedisServer::start().await;
+    let _first = Daemon::example_subscriber(&redis.url(), &[]).await;
+    let mut watch = Daemon::spawn(
+        &binaries().router_tools,
+        &["watch"],
+        &[("REDIS_URL", &redis.url())],
+    );
+    watch
+        .wait_subscribed(&redis.url(), "router-tools-watch")
+        .await;
+    let sent = router_tools(&redis.url(), &["send", "hello"], "").await;
+    assert_eq!(stdout(&sent), received_by(2), "{}", stderr(&sent));
+
+    // A news reader named like a bot, subscribed to one plain channel.
+    let (pushes, _news_pushes) = tokio::sync::mpsc::unbounded_channel();
+    let mut news = redis::Client::open(format!("{}/0?protocol=resp3", redis.url()))
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(
+            &redis::AsyncConnectionConfig::new().set_push_sender(pushes),
+        )
+        .await
+        .unwrap();
+    redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("bytebot:newsreader:box")
+        .exec_async(&mut news)
+        .await
+        .unwrap();
+    news.subscribe("news").await.unwrap();
+    let report = stdout(&router_tools(&redis.url(), &["doctor"], "").await);
+    assert!(
+        report.contains("inbound     1 bot(s) subscribed to patterns: bytebot:example-subscriber:"),
+        "{report}"
+    );
+    assert!(
+        report.contains("watchers    1 router-tools watch: bytebot:router-tools-watch:"),
+        "{report}"
+    );
+    assert!(!report.contains("warning"), "{report}");
+
+    let _second = Daemon::spawn(
+        &binaries().example_subscriber,
+        &[],
+        &[("REDIS_URL", &redis.url())],
+    );
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let report = loop {
+        let report = stdout(&router_tools(&redis.url(), &["doctor"], "").await);
+        if report.contains("inbound     2 bot(s)") || tokio::time::Instant::now() > deadline {
+            break report;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        report.contains("warning     2 instances of example-subscriber are subscribed"),
+        "{report}"
+    );
+    watch.terminate().await;
 }
 
 /// No Redis at all: a clear, actionable message and a non-zero exit, fast.
@@ -206,12 +272,31 @@ async fn topic_parse_build_match_and_lint() {
     assert!(clean.status.success());
 }
 
+/// A flag missing from `send --raw` is named, with a usage line that does not make
+/// `--redis-url` (set through `REDIS_URL`) look required.
+#[tokio::test]
+async fn send_raw_without_topic_says_what_is_missing() {
+    let output = router_tools("redis://127.0.0.1:1", &["send", "--raw", "{oops"], "").await;
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("--raw needs --topic <TOPIC>, the channel to publish the payload on"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Usage: router-tools send [OPTIONS] <CONTENT>"),
+        "{text}"
+    );
+    assert!(!text.contains("--redis-url"), "{text}");
+}
+
 /// `schema` prints exactly the committed files that other languages read.
 #[tokio::test]
 async fn schema_prints_the_committed_schemas() {
     for (envelope, file) in [
         ("inbound", "inbound.v1.json"),
         ("outbound", "outbound.v1.json"),
+        ("receipt", "receipt.v1.json"),
     ] {
         let output = router_tools("redis://127.0.0.1:1", &["schema", envelope], "").await;
         let committed =
@@ -247,7 +332,9 @@ async fn watch_ends_cleanly_on_ctrl_c() {
         &["watch"],
         &[("REDIS_URL", &redis.url())],
     );
-    watch.wait_subscribed(&redis.url(), "router-tools").await;
+    watch
+        .wait_subscribed(&redis.url(), "router-tools-watch")
+        .await;
     let pid = watch.id().to_string();
     assert!(
         std::process::Command::new("kill")

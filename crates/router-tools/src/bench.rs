@@ -32,6 +32,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// The connection name's role: `bytebot:router-tools-bench:<host>` (its subscriptions
+/// are its own, not a bot's; `doctor` lists it as a tool).
+pub const ROLE: &str = "router-tools-bench";
+
 /// How long to wait for Redis at start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -120,7 +124,7 @@ pub async fn raw(config: RawConfig) -> anyhow::Result<RawReport> {
     if config.n_messages == 0 {
         bail!("--messages must be at least 1");
     }
-    let bus_config = BusConfig::new(config.redis_url, "router-tools");
+    let bus_config = BusConfig::new(config.redis_url, ROLE);
     let prefix = format!("bench.{}", std::process::id());
     let channel = format!("{prefix}.raw");
     let topic = Topic::builder(Direction::Inbound, "bench")
@@ -515,7 +519,7 @@ fn percentiles(histogram: &Histogram<u64>) -> [u64; 4] {
 /// replies: a closed-loop phase (maximum throughput), then one open-loop phase per
 /// rate (latency and losses), then optionally twice the closed-loop throughput.
 pub async fn roundtrip(config: RoundtripConfig) -> anyhow::Result<RoundtripReport> {
-    let bus_config = BusConfig::new(config.redis_url.clone(), "router-tools");
+    let bus_config = BusConfig::new(config.redis_url.clone(), ROLE);
     let space = format!("bench-{}", std::process::id());
     let templates = Templates::new(&space, config.rooms, &config.content)?;
     let topics = (0..templates.rooms.len())

@@ -2,10 +2,16 @@
 //! anything listening on the inbound and outbound topics.
 //!
 //! Redis cannot list another client's patterns, so "who listens where" is judged from
-//! `CLIENT LIST`: every Bytebot program names its connections `bytebot:<role>:<host>`
-//! and shows its pattern count (`psub`). Gateways (`gateway-*`) listen on outbound
-//! topics; other programs with patterns are counted as subscribers of inbound topics.
+//! what it does show: `CLIENT LIST` (each connection's name and its pattern and
+//! channel counts), `PUBSUB NUMPAT` and `PUBSUB CHANNELS`/`NUMSUB` (exact channel
+//! subscriptions, which *are* visible). Every Bytebot program names its connections
+//! `bytebot:<role>:<host>`, and the role says what it is: `gateway-*` (listens on
+//! outbound topics), `router-tools-chat` (a console: its own outbound.console topic),
+//! `router-tools-watch` (a watcher: receives what it watches), other `router-tools*`
+//! (one-off tools), anything else a bot. A bot's patterns stay unknown: the report
+//! says so rather than claim it listens on inbound topics.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -18,6 +24,8 @@ const PINGS: usize = 5;
 /// One line of `CLIENT LIST`, the fields we use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
+    /// `id=`: the connection's id.
+    pub id: u64,
     /// `name=` (empty when the client never set one).
     pub name: String,
     /// `psub=`: pattern subscriptions.
@@ -26,10 +34,56 @@ pub struct Client {
     pub channels: u64,
 }
 
+/// What a connection is, by the role in its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A bot (`bytebot:<any other role>:<host>`): its patterns are unknown.
+    Bot,
+    /// A platform gateway (`gateway-*`): listens on outbound topics.
+    Gateway,
+    /// `router-tools chat`: a console gateway, listening on its own reply topic.
+    Console,
+    /// `router-tools watch`: receives every message its patterns match.
+    Watcher,
+    /// Another router-tools command (`send`, `bench`, `doctor`).
+    Tool,
+    /// No `bytebot:<role>:<host>` name: not judged.
+    Unknown,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Bot => "bot",
+            Kind::Gateway => "gateway",
+            Kind::Console => "console",
+            Kind::Watcher => "watcher",
+            Kind::Tool => "tool",
+            Kind::Unknown => "unknown",
+        }
+    }
+}
+
 impl Client {
     /// The Bytebot role in the name (`example-subscriber`), if it is a Bytebot name.
     pub fn role(&self) -> Option<&str> {
         self.name.strip_prefix("bytebot:")?.split(':').next()
+    }
+
+    /// What the connection is, judged by its role.
+    pub fn kind(&self) -> Kind {
+        match self.role() {
+            None | Some("") => Kind::Unknown,
+            Some(role) if role.starts_with("gateway") => Kind::Gateway,
+            Some("router-tools-chat") => Kind::Console,
+            Some("router-tools-watch") => Kind::Watcher,
+            Some(role) if role == "router-tools" || role.starts_with("router-tools-") => Kind::Tool,
+            Some(_) => Kind::Bot,
+        }
+    }
+
+    fn subscribed(&self) -> bool {
+        self.patterns + self.channels > 0
     }
 }
 
@@ -44,12 +98,23 @@ pub fn parse_client_list(text: &str) -> Vec<Client> {
                     .unwrap_or("")
             };
             Client {
+                id: field("id").parse().unwrap_or(0),
                 name: field("name").to_owned(),
                 patterns: field("psub").parse().unwrap_or(0),
                 channels: field("sub").parse().unwrap_or(0),
             }
         })
         .collect()
+}
+
+/// What Redis shows about subscriptions besides the clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subscriptions {
+    /// `PUBSUB NUMPAT`: distinct patterns subscribed, over all clients.
+    pub distinct_patterns: i64,
+    /// `PUBSUB CHANNELS` with `PUBSUB NUMSUB`: each subscribed channel and how many
+    /// connections subscribe to it exactly.
+    pub channels: Vec<(String, i64)>,
 }
 
 /// Runs the checks and returns the report; fails (with an actionable message) only
@@ -112,6 +177,11 @@ pub async fn run(redis_url: RedisUrl) -> anyhow::Result<String> {
         round_trips[PINGS / 2].as_secs_f64() * 1000.0
     );
 
+    let own_id: u64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut connection)
+        .await
+        .context("running CLIENT ID")?;
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .query_async(&mut connection)
@@ -119,16 +189,54 @@ pub async fn run(redis_url: RedisUrl) -> anyhow::Result<String> {
         .context("running CLIENT LIST")?;
     let clients: Vec<Client> = parse_client_list(&list)
         .into_iter()
-        .filter(|client| client.name != config.client_name())
+        .filter(|client| client.id != own_id)
         .collect();
-    out.push_str(&report_clients(&clients));
+    let subscriptions = subscriptions(&mut connection).await?;
+    out.push_str(&report_clients(&clients, &subscriptions));
     Ok(out)
 }
 
-/// The clients section and the verdicts on inbound and outbound listeners.
-pub fn report_clients(clients: &[Client]) -> String {
+async fn subscriptions(
+    connection: &mut redis::aio::MultiplexedConnection,
+) -> anyhow::Result<Subscriptions> {
+    let distinct_patterns: i64 = redis::cmd("PUBSUB")
+        .arg("NUMPAT")
+        .query_async(connection)
+        .await
+        .context("running PUBSUB NUMPAT")?;
+    let mut names: Vec<String> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .query_async(connection)
+        .await
+        .context("running PUBSUB CHANNELS")?;
+    names.sort();
+    let channels = if names.is_empty() {
+        Vec::new()
+    } else {
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&names)
+            .query_async(connection)
+            .await
+            .context("running PUBSUB NUMSUB")?;
+        counts
+    };
+    Ok(Subscriptions {
+        distinct_patterns,
+        channels,
+    })
+}
+
+/// The clients section and the verdicts: who listens on inbound and outbound topics,
+/// consoles and watchers, duplicate instances, and what could not be judged.
+pub fn report_clients(clients: &[Client], subscriptions: &Subscriptions) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "clients     {} other connection(s)", clients.len());
+    let _ = writeln!(
+        out,
+        "clients     {} other connection(s); {} distinct pattern(s) subscribed",
+        clients.len(),
+        subscriptions.distinct_patterns
+    );
     for client in clients {
         let name = if client.name.is_empty() {
             "(unnamed)"
@@ -137,44 +245,69 @@ pub fn report_clients(clients: &[Client]) -> String {
         };
         let _ = writeln!(
             out,
-            "  {name:<48} patterns={} channels={}",
-            client.patterns, client.channels
+            "  {name:<48} {:<8} patterns={} channels={}",
+            client.kind().label(),
+            client.patterns,
+            client.channels
         );
     }
-    let listening = |client: &&Client| client.patterns + client.channels > 0;
-    let gateways: Vec<&str> = clients
+    let subscribed = |kind: Kind| -> Vec<&Client> {
+        clients
+            .iter()
+            .filter(|client| client.kind() == kind && client.subscribed())
+            .collect()
+    };
+    let names = |clients: &[&Client]| -> String {
+        clients
+            .iter()
+            .map(|client| client.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let topic_channels = |prefix: &str| -> Vec<String> {
+        subscriptions
+            .channels
+            .iter()
+            .filter(|(channel, _)| channel.starts_with(prefix))
+            .map(|(channel, count)| format!("{channel} ({count})"))
+            .collect()
+    };
+
+    // Inbound: bots with patterns (which patterns, Redis does not say), and exact
+    // subscriptions to inbound topics (which it does).
+    let bots: Vec<&Client> = clients
         .iter()
-        .filter(listening)
-        .filter(|c| c.role().is_some_and(|role| role.starts_with("gateway")))
-        .map(|c| c.name.as_str())
+        .filter(|client| client.kind() == Kind::Bot && client.patterns > 0)
         .collect();
-    let subscribers: Vec<&str> = clients
-        .iter()
-        .filter(listening)
-        .filter(|c| {
-            c.role()
-                .is_some_and(|role| !role.starts_with("gateway") && role != "router-tools")
-        })
-        .map(|c| c.name.as_str())
-        .collect();
-    let unnamed = clients
-        .iter()
-        .filter(listening)
-        .filter(|c| c.role().is_none())
-        .count();
-    if subscribers.is_empty() {
+    let inbound_channels = topic_channels("inbound.");
+    if bots.is_empty() && inbound_channels.is_empty() {
         let _ = writeln!(
             out,
-            "inbound     nobody: messages from gateways reach no bot (start example-subscriber, or your own)"
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "inbound     {} subscriber(s): {}",
-            subscribers.len(),
-            subscribers.join(", ")
+            "inbound     nobody: no bot is subscribed, so messages from gateways reach no bot (start example-subscriber, or your own)"
         );
     }
+    if !bots.is_empty() {
+        let _ = writeln!(
+            out,
+            "inbound     {} bot(s) subscribed to patterns: {}",
+            bots.len(),
+            names(&bots)
+        );
+        let _ = writeln!(
+            out,
+            "            (judged by name: Redis does not show a client's patterns, so a bot on other topics counts too)"
+        );
+    }
+    if !inbound_channels.is_empty() {
+        let _ = writeln!(
+            out,
+            "inbound     exact topic subscriptions: {}",
+            inbound_channels.join(", ")
+        );
+    }
+
+    let gateways = subscribed(Kind::Gateway);
+    let outbound_channels = topic_channels("outbound.");
     if gateways.is_empty() {
         let _ = writeln!(
             out,
@@ -185,13 +318,62 @@ pub fn report_clients(clients: &[Client]) -> String {
             out,
             "outbound    {} gateway(s): {}",
             gateways.len(),
-            gateways.join(", ")
+            names(&gateways)
         );
     }
+    if !outbound_channels.is_empty() {
+        let _ = writeln!(
+            out,
+            "outbound    exact topic subscriptions: {}",
+            outbound_channels.join(", ")
+        );
+    }
+    let consoles = subscribed(Kind::Console);
+    if !consoles.is_empty() {
+        let _ = writeln!(
+            out,
+            "consoles    {} router-tools chat: {} (each reads the replies on its own outbound.<platform>.<space>.<room>.<user>)",
+            consoles.len(),
+            names(&consoles)
+        );
+    }
+    let watchers = subscribed(Kind::Watcher);
+    if !watchers.is_empty() {
+        let _ = writeln!(
+            out,
+            "watchers    {} router-tools watch: {} (they receive every message they watch, so `send` counts them)",
+            watchers.len(),
+            names(&watchers)
+        );
+    }
+
+    // Two instances of one bot (or gateway) each receive every message: both answer.
+    let mut instances: BTreeMap<&str, Vec<&Client>> = BTreeMap::new();
+    for client in clients
+        .iter()
+        .filter(|client| matches!(client.kind(), Kind::Bot | Kind::Gateway) && client.patterns > 0)
+    {
+        if let Some(role) = client.role() {
+            instances.entry(role).or_default().push(client);
+        }
+    }
+    for (role, clients) in instances.iter().filter(|(_, clients)| clients.len() > 1) {
+        let _ = writeln!(
+            out,
+            "warning     {} instances of {role} are subscribed ({}): each receives every message, so each answers it; run one, or split the topics between them with patterns",
+            clients.len(),
+            names(clients)
+        );
+    }
+
+    let unnamed = clients
+        .iter()
+        .filter(|client| client.kind() == Kind::Unknown && client.subscribed())
+        .count();
     if unnamed > 0 {
         let _ = writeln!(
             out,
-            "note        {unnamed} unnamed connection(s) subscribed: not judged (name connections `bytebot:<role>:<host>` with CLIENT SETNAME)"
+            "note        {unnamed} subscribed connection(s) without a bytebot:<role>:<host> name: not judged (name connections with CLIENT SETNAME)"
         );
     }
     out
@@ -217,18 +399,94 @@ id=5 addr=127.0.0.1:50002 fd=10 name=bytebot:gateway-discord:box age=1 idle=0 fl
     }
 
     #[test]
-    fn report_names_subscribers_and_gateways_and_says_what_is_missing() {
-        let report = report_clients(&parse_client_list(LIST));
+    fn report_names_bots_and_gateways_and_says_what_is_missing() {
+        let report = report_clients(&parse_client_list(LIST), &Subscriptions::default());
         assert!(
-            report.contains("inbound     1 subscriber(s): bytebot:example-subscriber:box"),
+            report.contains(
+                "inbound     1 bot(s) subscribed to patterns: bytebot:example-subscriber:box"
+            ),
             "{report}"
         );
         assert!(
             report.contains("outbound    1 gateway(s): bytebot:gateway-discord:box"),
             "{report}"
         );
-        let empty = report_clients(&[]);
+        assert!(!report.contains("warning"), "{report}");
+        let empty = report_clients(&[], &Subscriptions::default());
         assert!(empty.contains("inbound     nobody"), "{empty}");
         assert!(empty.contains("outbound    no gateway"), "{empty}");
+    }
+
+    fn client(id: u64, name: &str, patterns: u64, channels: u64) -> Client {
+        Client {
+            id,
+            name: name.to_owned(),
+            patterns,
+            channels,
+        }
+    }
+
+    #[test]
+    fn roles_say_what_a_connection_is() {
+        let kind = |name: &str| client(1, name, 1, 0).kind();
+        assert_eq!(kind("bytebot:example-subscriber:box"), Kind::Bot);
+        assert_eq!(kind("bytebot:python-ping-bot:box"), Kind::Bot);
+        assert_eq!(kind("bytebot:gateway-discord:box"), Kind::Gateway);
+        assert_eq!(kind("bytebot:router-tools-chat:box"), Kind::Console);
+        assert_eq!(kind("bytebot:router-tools-watch:box"), Kind::Watcher);
+        assert_eq!(kind("bytebot:router-tools:box"), Kind::Tool);
+        assert_eq!(kind("bytebot:router-tools-bench:box"), Kind::Tool);
+        assert_eq!(kind("newsreader"), Kind::Unknown);
+        assert_eq!(kind(""), Kind::Unknown);
+    }
+
+    /// A connection with channel subscriptions only is judged by the channels, which
+    /// Redis does show: `news` is not an inbound topic.
+    #[test]
+    fn channel_subscribers_are_judged_by_their_channels() {
+        let clients = [client(1, "bytebot:news:box", 0, 1)];
+        let news = Subscriptions {
+            distinct_patterns: 0,
+            channels: vec![("news".into(), 1)],
+        };
+        let report = report_clients(&clients, &news);
+        assert!(report.contains("inbound     nobody"), "{report}");
+        let inbound = Subscriptions {
+            distinct_patterns: 0,
+            channels: vec![("inbound.console.local.terminal.me".into(), 1)],
+        };
+        let report = report_clients(&clients, &inbound);
+        assert!(!report.contains("nobody"), "{report}");
+        assert!(
+            report.contains(
+                "inbound     exact topic subscriptions: inbound.console.local.terminal.me (1)"
+            ),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn watchers_consoles_and_duplicate_bots_are_reported() {
+        let clients = [
+            client(1, "bytebot:example-subscriber:a", 1, 0),
+            client(2, "bytebot:example-subscriber:b", 1, 0),
+            client(3, "bytebot:example-subscriber:b", 0, 0),
+            client(4, "bytebot:router-tools-watch:a", 3, 0),
+            client(5, "bytebot:router-tools-chat:a", 1, 0),
+        ];
+        let report = report_clients(&clients, &Subscriptions::default());
+        assert!(
+            report.contains("warning     2 instances of example-subscriber are subscribed"),
+            "{report}"
+        );
+        assert!(
+            report.contains("watchers    1 router-tools watch: bytebot:router-tools-watch:a"),
+            "{report}"
+        );
+        assert!(
+            report.contains("consoles    1 router-tools chat: bytebot:router-tools-chat:a"),
+            "{report}"
+        );
+        assert!(report.contains("inbound     2 bot(s)"), "{report}");
     }
 }

@@ -6,6 +6,8 @@
 
 pub mod bench;
 pub mod chat;
+pub mod console;
+pub mod conversation;
 pub mod doctor;
 pub mod send;
 pub mod topic;

@@ -4,13 +4,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use bytebot_core::Direction;
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
 use bytebot_core::pattern::Pattern;
-use bytebot_core::{Direction, Space};
 use bytebot_daemon::LogFormat;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use router_tools::chat::{self, ChatConfig, Identity};
-use router_tools::send::{self, Message, SendConfig};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use router_tools::chat::{self, ChatArgs, ChatConfig};
+use router_tools::send::{self, SendArgs, SendConfig};
 use router_tools::watch::{self, WatchConfig};
 use router_tools::{bench, doctor, topic};
 
@@ -43,24 +43,29 @@ enum Command {
         json: bool,
     },
     /// Publish one inbound message as a gateway would (or a raw payload with --raw),
-    /// and print how many subscribers received it.
+    /// and print how many connections received it (every one whose pattern matched,
+    /// watchers included).
     Send(SendArgs),
     /// Chat with your bots from the terminal: each line is an inbound message on the
-    /// `console` platform; replies to this console are printed.
+    /// `console` platform; replies to this console are printed, and each gets the
+    /// delivery receipt a gateway would publish (`receipt.console.*`).
     ///
     /// Works with piped input too: `printf '!ping\n' | router-tools chat` prints `pong`
-    /// and exits once the replies are in (or after --timeout).
+    /// and exits once the replies are in (or after --timeout). Lines typed while Redis
+    /// is down are kept and sent when it is back. Exit status 1 when a line was not
+    /// published (over the 1 MiB limit, or Redis never came back).
     Chat(ChatArgs),
     /// Parse, build, match and lint topics and patterns (offline).
     #[command(subcommand)]
     Topic(TopicCommand),
-    /// Print the JSON Schema of an envelope.
+    /// Print the JSON Schema of an envelope or of the delivery receipt.
     Schema {
-        /// Which envelope.
+        /// Which one.
         #[arg(value_enum)]
         envelope: Envelope,
     },
-    /// Check Redis: reachable? version, round trip, who is connected, and whether
+    /// Check Redis: reachable? version, round trip, who is connected (bots, gateways,
+    /// consoles, watchers, by connection name), duplicate instances, and whether
     /// anything listens on the inbound and outbound topics.
     Doctor,
     /// Measure the bus: Redis alone, round trips through a running subscriber, and a
@@ -139,84 +144,8 @@ enum BenchCommand {
 enum Envelope {
     Inbound,
     Outbound,
-}
-
-/// Where a console's messages come from. Defaults: platform `console`, space `local`,
-/// room `terminal`, user `$USER`.
-#[derive(Debug, Args)]
-struct IdentityArgs {
-    /// Platform segment of the topic.
-    #[arg(long, env = "BYTEBOT_PLATFORM", default_value = "console")]
-    platform: String,
-    /// Space (guild/server) segment.
-    #[arg(
-        long,
-        env = "BYTEBOT_SPACE",
-        default_value = "local",
-        conflicts_with = "direct"
-    )]
-    space: String,
-    /// Send as a direct message (space `@me`) instead of in --space.
-    #[arg(long)]
-    direct: bool,
-    /// Room (channel) segment.
-    #[arg(long, env = "BYTEBOT_ROOM", default_value = "terminal")]
-    room: String,
-    /// User segment and author id.
-    #[arg(long, env = "USER", default_value = "console-user")]
-    user: String,
-    /// Author display name (default: the user).
-    #[arg(long)]
-    name: Option<String>,
-}
-
-impl IdentityArgs {
-    fn identity(self, bot: bool) -> Identity {
-        Identity {
-            platform: self.platform,
-            space: if self.direct {
-                Space::Direct
-            } else {
-                Space::id(self.space)
-            },
-            room: self.room,
-            user: self.user,
-            name: self.name,
-            bot,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-struct SendArgs {
-    #[command(flatten)]
-    identity: IdentityArgs,
-    /// Mark the author as a bot (subscribers ignore bots by default).
-    #[arg(long)]
-    bot: bool,
-    /// Publish CONTENT as is on --topic, not as an envelope.
-    #[arg(long, requires = "topic")]
-    raw: bool,
-    /// The channel for --raw.
-    #[arg(long)]
-    topic: Option<String>,
-    /// Wait for replies and print them, up to SECONDS (`--wait` alone: 5; `--wait=10`).
-    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "5")]
-    wait: Option<f64>,
-    /// The message text (or the raw payload).
-    content: String,
-}
-
-#[derive(Debug, Args)]
-struct ChatArgs {
-    #[command(flatten)]
-    identity: IdentityArgs,
-    /// After the input ends, the longest wait for replies.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    timeout: f64,
-    /// Print each reply's round-trip time to stderr.
-    #[arg(long)]
-    latency: bool,
+    /// The delivery receipt gateways publish on `receipt.*`.
+    Receipt,
 }
 
 #[derive(Debug, Subcommand)]
@@ -330,18 +259,10 @@ fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
             ))?;
         }
         Command::Send(args) => {
-            let message = if args.raw {
-                Message::Raw {
-                    channel: args.topic.expect("clap requires --topic with --raw"),
-                    payload: args.content.into_bytes(),
-                }
-            } else {
-                Message::Inbound {
-                    identity: args.identity.identity(args.bot),
-                    content: args.content,
-                }
-            };
             let wait = args.wait.map(|wait| seconds(wait, "--wait")).transpose()?;
+            let message = args
+                .message()
+                .unwrap_or_else(|problem| usage_error("send", problem));
             runtime.block_on(send::run(SendConfig {
                 redis_url,
                 message,
@@ -356,14 +277,16 @@ fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
                 timeout: seconds(args.timeout, "--timeout")?,
                 settle: SETTLE,
                 latency: args.latency,
+                fail_with: args.fail_with,
             };
-            runtime.block_on(chat::run(config, ctrl_c))?;
+            return runtime.block_on(chat::run(config, ctrl_c));
         }
         Command::Topic(command) => return run_topic(command),
         Command::Schema { envelope } => {
             let schema = match envelope {
                 Envelope::Inbound => bytebot_core::envelope::inbound_schema(),
                 Envelope::Outbound => bytebot_core::envelope::outbound_schema(),
+                Envelope::Receipt => bytebot_core::receipt::receipt_schema(),
             };
             print!("{}", bytebot_core::envelope::render_schema(&schema));
         }
@@ -371,6 +294,18 @@ fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
         Command::Bench(command) => run_bench(command, redis_url, runtime)?,
     }
     Ok(true)
+}
+
+/// Exits with a usage error of `subcommand` (clap's format and exit status 2). Its
+/// usage line is the subcommand's own, not one listing the flags given.
+fn usage_error(subcommand: &str, message: &str) -> ! {
+    let mut command = Cli::command();
+    command.build();
+    command
+        .find_subcommand_mut(subcommand)
+        .expect("a subcommand of router-tools")
+        .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+        .exit()
 }
 
 fn run_bench(

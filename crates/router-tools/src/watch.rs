@@ -12,6 +12,11 @@ use bytebot_core::receipt::decode_receipt;
 use bytebot_core::{Direction, Topic};
 use serde_json::json;
 
+/// The connection name's role: `bytebot:router-tools-watch:<host>`, so `doctor` can
+/// tell watchers (which receive what they watch, and which `send`'s count includes)
+/// from bots.
+pub const ROLE: &str = "router-tools-watch";
+
 /// The patterns `watch` uses when given none: `inbound.*`, `outbound.*`, `receipt.*`,
 /// one per direction. Two segments rather than five, so that a malformed channel in a
 /// Bytebot direction shows up too.
@@ -41,7 +46,7 @@ pub async fn run(config: WatchConfig, shutdown: impl Future<Output = ()>) -> any
             eprintln!("{pattern}: {lint}");
         }
     }
-    let bus_config = BusConfig::new(config.redis_url, "router-tools");
+    let bus_config = BusConfig::new(config.redis_url, ROLE);
     let mut subscription = Subscription::start(
         bus_config.clone(),
         config.patterns.clone(),
