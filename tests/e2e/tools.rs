@@ -45,6 +45,12 @@ async fn watch_prints_one_line_per_message_and_survives_a_restart() {
         outbound.ends_with(" outbound console local/terminal -> alice: pong"),
         "{outbound}"
     );
+    // chat, the console gateway, answers the reply with a delivery receipt.
+    let receipt = next().await;
+    assert!(
+        receipt.contains(" receipt  console local/terminal <- alice: delivered console-"),
+        "{receipt}"
+    );
 
     redis.restart().await;
     assert!(wait_for_subscriber(&redis.url(), "example-subscriber").await);
@@ -102,7 +108,7 @@ async fn doctor_reports_subscribers_and_never_prints_the_password() {
     assert!(text.contains("version     "), "{text}");
     assert!(text.contains("round trip"), "{text}");
     assert!(
-        text.contains("inbound     1 subscriber(s): bytebot:example-subscriber:"),
+        text.contains("inbound     1 bot(s) subscribed to patterns: bytebot:example-subscriber:"),
         "{text}"
     );
     assert!(text.contains("outbound    no gateway"), "{text}");
