@@ -208,8 +208,13 @@ const SETTLE: Duration = Duration::from_millis(300);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Diagnostics go to stderr; default `warn`: this is a command-line tool whose
-    // output is on stdout.
-    bytebot_daemon::logging::init(cli.log_format, "warn");
+    // output is on stdout. `watch` and `chat` say themselves when Redis goes away and
+    // comes back, so the bus' own reconnect warnings would only repeat it.
+    let default_filter = match cli.command {
+        Command::Watch { .. } | Command::Chat(_) => "warn,bytebot_core::bus=error",
+        _ => "warn",
+    };
+    bytebot_daemon::logging::init(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
