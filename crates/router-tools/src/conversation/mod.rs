@@ -57,7 +57,7 @@ pub enum Published {
 #[derive(Debug)]
 enum Outgoing {
     /// A line typed: an inbound envelope.
-    Line(InboundMessage),
+    Line(Box<InboundMessage>),
     /// The receipt for a reply shown.
     Receipt { channel: String, payload: Vec<u8> },
 }
@@ -175,7 +175,7 @@ impl Conversation {
                 at: Instant::now(),
             },
         );
-        self.outbox.push_back(Outgoing::Line(message));
+        self.outbox.push_back(Outgoing::Line(Box::new(message)));
         self.flush().await;
         // Only this line can be behind what is kept: receipts are queued by
         // `show_reply`, which cannot run meanwhile.
