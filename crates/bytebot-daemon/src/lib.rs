@@ -9,13 +9,27 @@
 //!   scrape time, plus live histograms.
 //! - [`http`]: the optional listener (`--http-addr`) serving `/healthz`, `/readyz` and
 //!   `/metrics`, stopped by the daemon after it has drained.
+//! - [`shell`]: the three put together around a daemon's work: listen first, mark
+//!   draining when shutdown begins, stop the listener last.
+//!
+//! The last three need the `http` feature (on by default). Without it the crate is the
+//! logging setup and the readiness checks only, for command-line tools that must not
+//! carry an HTTP server and a metrics exporter (router-tools).
 
 pub mod health;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod logging;
+#[cfg(feature = "http")]
+pub mod shell;
+#[cfg(feature = "http")]
 pub mod telemetry;
 
 pub use health::Health;
+#[cfg(feature = "http")]
 pub use http::HttpServer;
 pub use logging::LogFormat;
+#[cfg(feature = "http")]
+pub use shell::DaemonShell;
+#[cfg(feature = "http")]
 pub use telemetry::Telemetry;

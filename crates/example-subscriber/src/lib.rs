@@ -10,15 +10,14 @@ pub mod commands;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use bytebot_core::bot::{Bot, BotCounters, BotStats};
 use bytebot_core::bus::{BusConfig, RedisUrl};
 use bytebot_core::envelope::{InboundMessage, OutboundMessage};
 use bytebot_core::pattern::{Pattern, Severity};
 use bytebot_daemon::telemetry::names;
-use bytebot_daemon::{Health, HttpServer, Telemetry};
+use bytebot_daemon::{DaemonShell, Telemetry};
 
 use crate::commands::Command;
 
@@ -61,7 +60,10 @@ impl Config {
 ///
 /// Fails only at start-up: no pattern, an empty prefix, or a pattern that can never
 /// match a topic (the pattern linter's errors; its warnings are logged).
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<BotStats> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<BotStats> {
     if config.patterns.is_empty() {
         bail!("no pattern to subscribe to");
     }
@@ -80,38 +82,30 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let bot = Bot::new(BusConfig::new(config.redis_url, ROLE), config.patterns)
         .answer_bots(config.answer_bots);
     let counters = bot.counters();
+    let shell = DaemonShell::start(ROLE, config.http_addr).await?;
     // Ready while the patterns are subscribed. Not the publisher: it connects lazily,
     // so an idle one is "not connected" without anything being wrong.
-    let health = Health::new().redis_subscription({
+    shell.health().add_check("redis", {
         let counters = counters.clone();
-        move || counters.subscription()
-    });
-    let http = match config.http_addr {
-        Some(addr) => {
-            let telemetry = Arc::new(Telemetry::new(ROLE));
-            telemetry.on_render(move |telemetry| record(telemetry, &counters));
-            let server = HttpServer::start(addr, health.clone(), telemetry)
-                .await
-                .with_context(|| format!("listening for http on {addr}"))?;
-            Some(server)
+        move || match counters.subscription() {
+            Some(monitor) if monitor.is_connected() => Ok(()),
+            Some(_) => Err("not subscribed (connecting or reconnecting)".to_owned()),
+            None => Err("not started".to_owned()),
         }
-        None => None,
-    };
+    });
+    shell
+        .telemetry()
+        .on_render(move |telemetry| record(telemetry, &counters));
     // On shutdown /readyz turns 503 at once, while the bot drains; the listener stops
     // after that.
-    let shutdown = async move {
-        shutdown.await;
-        health.set_draining();
-    };
+    let shutdown = shell.draining_on(shutdown);
     let stats = if config.echo {
         bot.run(echo, shutdown).await
     } else {
         bot.run(move |message| answer(message, prefix.clone()), shutdown)
             .await
     };
-    if let Some(http) = http {
-        http.stop().await;
-    }
+    shell.stop().await;
     tracing::info!(?stats, "stopped");
     Ok(stats)
 }

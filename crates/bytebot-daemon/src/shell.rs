@@ -1,0 +1,154 @@
+//! The shell every daemon runs its work inside: readiness, metrics and the optional
+//! HTTP listener, started before the work and stopped after it has drained.
+//!
+//! A daemon's `run` is always the same sandwich:
+//!
+//! ```no_run
+//! # async fn demo(http_addr: Option<std::net::SocketAddr>) -> Result<(), bytebot_daemon::shell::ListenError> {
+//! use bytebot_daemon::DaemonShell;
+//!
+//! let shell = DaemonShell::start("my-daemon", http_addr).await?; // alive, not ready yet
+//! shell.health().add_check("redis", || Ok(()));                  // what "ready" means
+//! shell.telemetry().on_render(|_telemetry| { /* copy counters */ });
+//! let shutdown = shell.draining_on(bytebot_core::shutdown::signal());
+//! // ... the daemon's work, until `shutdown` resolves, then its drain ...
+//! # shutdown.await;
+//! shell.stop().await; // only now does the listener go away
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Listening first means an orchestrator sees "alive, not ready" while the daemon
+//! connects (a gateway's platform login can take seconds); marking the daemon draining
+//! the moment shutdown begins means `/readyz` answers 503 while the work drains, and
+//! stopping the listener last means `/metrics` can be scraped until the end.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::{Health, HttpServer, Telemetry};
+
+/// The listener could not be started (the address is taken, or not ours).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// Binding `addr` failed.
+    #[error("listening for http on {addr}: {source}")]
+    Bind {
+        /// The address asked for (`--http-addr`).
+        addr: SocketAddr,
+        /// Why the bind failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Readiness, metrics and (with an address) the HTTP listener serving them.
+#[derive(Debug)]
+pub struct DaemonShell {
+    health: Health,
+    telemetry: Arc<Telemetry>,
+    http: Option<HttpServer>,
+}
+
+impl DaemonShell {
+    /// Metrics labelled `daemon="<daemon>"`, no readiness check yet, and the listener
+    /// on `http_addr` when there is one (without one, readiness and metrics are kept
+    /// but not served).
+    pub async fn start(
+        daemon: &str,
+        http_addr: Option<SocketAddr>,
+    ) -> Result<DaemonShell, ListenError> {
+        let health = Health::new();
+        let telemetry = Arc::new(Telemetry::new(daemon));
+        let http = match http_addr {
+            Some(addr) => Some(
+                HttpServer::start(addr, health.clone(), Arc::clone(&telemetry))
+                    .await
+                    .map_err(|source| ListenError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        Ok(DaemonShell {
+            health,
+            telemetry,
+            http,
+        })
+    }
+
+    /// The readiness checks behind `/readyz`; add the daemon's own with
+    /// [`Health::add_check`].
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// The metrics behind `/metrics`.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// Where the listener listens (the real port when started on port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpServer::local_addr)
+    }
+
+    /// From now on `/readyz` answers 503: the daemon takes no new work.
+    pub fn drain(&self) {
+        self.health.set_draining();
+    }
+
+    /// A future that resolves when `shutdown` does, having marked the daemon draining:
+    /// hand it to the work as its shutdown signal.
+    pub fn draining_on(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let health = self.health.clone();
+        async move {
+            shutdown.await;
+            health.set_draining();
+        }
+    }
+
+    /// Stops the listener: call it after the daemon has drained.
+    pub async fn stop(self) {
+        if let Some(http) = self.http {
+            http.stop().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A taken address is a start-up error that names it.
+    #[tokio::test]
+    async fn a_taken_address_is_an_error_naming_it() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = DaemonShell::start("test-daemon", Some(addr))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("listening for http on {addr}: ")),
+            "{err}"
+        );
+    }
+
+    /// Draining shows on `/readyz` as soon as shutdown begins, before the work ends.
+    #[tokio::test]
+    async fn draining_on_marks_the_daemon_draining_when_shutdown_resolves() {
+        let shell = DaemonShell::start("test-daemon", None).await.unwrap();
+        assert_eq!(shell.health().readiness(), Ok(()));
+        shell.draining_on(async {}).await;
+        assert_eq!(
+            shell.health().readiness(),
+            Err("shutting down".to_owned())
+        );
+        assert_eq!(shell.local_addr(), None);
+        shell.stop().await;
+    }
+}
