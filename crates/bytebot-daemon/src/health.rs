@@ -5,26 +5,24 @@
 //! reads of state the daemon keeps anyway (a `watch` of the Redis subscription, the
 //! gateway's session flags), never a request to Redis or the chat platform.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 
 use bytebot_core::bus::SubscriptionMonitor;
 
 type CheckFn = dyn Fn() -> Result<(), String> + Send + Sync;
 
-/// The readiness checks of one daemon. Cheap to clone; clones share the checks and
-/// the "shutting down" flag, so a check added after the listener started (a gateway's
-/// platform session, known only once it logs in) counts at once.
+/// The readiness checks of one daemon. Cheap to clone; clones share the "shutting
+/// down" flag.
 #[derive(Clone, Default)]
 pub struct Health {
-    checks: Arc<RwLock<Vec<(String, Arc<CheckFn>)>>>,
+    checks: Vec<(String, Arc<CheckFn>)>,
     draining: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Health {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let checks = self.checks.read().expect("checks lock");
-        let names: Vec<&str> = checks.iter().map(|(name, _)| name.as_str()).collect();
+        let names: Vec<&str> = self.checks.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("Health")
             .field("checks", &names)
             .field("draining", &self.draining.load(Ordering::Relaxed))
@@ -40,24 +38,12 @@ impl Health {
 
     /// Adds a check: `check` returns `Err(reason)` while `name` is not ready.
     pub fn check(
-        self,
+        mut self,
         name: impl Into<String>,
         check: impl Fn() -> Result<(), String> + Send + Sync + 'static,
     ) -> Health {
-        self.add_check(name, check);
+        self.checks.push((name.into(), Arc::new(check)));
         self
-    }
-
-    /// [`Health::check`] on a shared `Health` (every clone sees the new check).
-    pub fn add_check(
-        &self,
-        name: impl Into<String>,
-        check: impl Fn() -> Result<(), String> + Send + Sync + 'static,
-    ) {
-        self.checks
-            .write()
-            .expect("checks lock")
-            .push((name.into(), Arc::new(check)));
     }
 
     /// Adds a check that passes while `subscription()` returns a connected
@@ -83,8 +69,8 @@ impl Health {
         if self.draining.load(Ordering::Relaxed) {
             return Err("shutting down".to_owned());
         }
-        let checks = self.checks.read().expect("checks lock");
-        let failures: Vec<String> = checks
+        let failures: Vec<String> = self
+            .checks
             .iter()
             .filter_map(|(name, check)| check().err().map(|reason| format!("{name}: {reason}")))
             .collect();
@@ -116,9 +102,6 @@ mod tests {
         assert_eq!(health.readiness(), Err("redis: down".to_owned()));
         up.store(true, Ordering::Relaxed);
         assert_eq!(health.readiness(), Ok(()));
-        // A check added to a clone later (a gateway's platform session) counts too.
-        health.clone().add_check("discord", || Err("logging in".to_owned()));
-        assert_eq!(health.readiness(), Err("discord: logging in".to_owned()));
         health.clone().set_draining();
         assert_eq!(health.readiness(), Err("shutting down".to_owned()));
     }

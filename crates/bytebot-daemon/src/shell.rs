@@ -5,11 +5,12 @@
 //!
 //! ```no_run
 //! # async fn demo(http_addr: Option<std::net::SocketAddr>) -> Result<(), bytebot_daemon::shell::ListenError> {
-//! use bytebot_daemon::DaemonShell;
+//! use bytebot_daemon::{DaemonShell, Health};
 //!
-//! let shell = DaemonShell::start("my-daemon", http_addr).await?; // alive, not ready yet
-//! shell.health().add_check("redis", || Ok(()));                  // what "ready" means
-//! shell.telemetry().on_render(|_telemetry| { /* copy counters */ });
+//! // What "ready" means for this daemon: cheap reads of state it keeps anyway.
+//! let health = Health::new().check("redis", || Ok(()));
+//! let shell = DaemonShell::start("my-daemon", http_addr, health).await?; // alive, not ready yet
+//! shell.telemetry().on_render(|_telemetry| { /* copy counters into the metrics */ });
 //! let shutdown = shell.draining_on(bytebot_core::shutdown::signal());
 //! // ... the daemon's work, until `shutdown` resolves, then its drain ...
 //! # shutdown.await;
@@ -33,8 +34,8 @@ use crate::{Health, HttpServer, Telemetry};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ListenError {
-    /// Binding `addr` failed.
-    #[error("listening for http on {addr}: {source}")]
+    /// Binding `addr` failed (the cause is the `source`, printed by `{:#}`).
+    #[error("listening for http on {addr}")]
     Bind {
         /// The address asked for (`--http-addr`).
         addr: SocketAddr,
@@ -53,14 +54,14 @@ pub struct DaemonShell {
 }
 
 impl DaemonShell {
-    /// Metrics labelled `daemon="<daemon>"`, no readiness check yet, and the listener
-    /// on `http_addr` when there is one (without one, readiness and metrics are kept
-    /// but not served).
+    /// Metrics labelled `daemon="<daemon>"`, readiness judged by `health`, and the
+    /// listener on `http_addr` when there is one (without one, readiness and metrics
+    /// are kept but not served).
     pub async fn start(
         daemon: &str,
         http_addr: Option<SocketAddr>,
+        health: Health,
     ) -> Result<DaemonShell, ListenError> {
-        let health = Health::new();
         let telemetry = Arc::new(Telemetry::new(daemon));
         let http = match http_addr {
             Some(addr) => Some(
@@ -77,8 +78,7 @@ impl DaemonShell {
         })
     }
 
-    /// The readiness checks behind `/readyz`; add the daemon's own with
-    /// [`Health::add_check`].
+    /// The readiness checks behind `/readyz`.
     pub fn health(&self) -> &Health {
         &self.health
     }
@@ -93,17 +93,13 @@ impl DaemonShell {
         self.http.as_ref().map(HttpServer::local_addr)
     }
 
-    /// From now on `/readyz` answers 503: the daemon takes no new work.
-    pub fn drain(&self) {
-        self.health.set_draining();
-    }
-
     /// A future that resolves when `shutdown` does, having marked the daemon draining:
-    /// hand it to the work as its shutdown signal.
-    pub fn draining_on(
+    /// hand it to the work as its shutdown signal. It does not borrow the shell, so the
+    /// shell can be stopped after the work has used it.
+    pub fn draining_on<F: Future<Output = ()>>(
         &self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> impl Future<Output = ()> + Send + 'static {
+        shutdown: F,
+    ) -> impl Future<Output = ()> + use<F> {
         let health = self.health.clone();
         async move {
             shutdown.await;
@@ -123,31 +119,29 @@ impl DaemonShell {
 mod tests {
     use super::*;
 
-    /// A taken address is a start-up error that names it.
+    /// A taken address is a start-up error that names it and keeps the cause once.
     #[tokio::test]
     async fn a_taken_address_is_an_error_naming_it() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap();
-        let err = DaemonShell::start("test-daemon", Some(addr))
+        let err = DaemonShell::start("test-daemon", Some(addr), Health::new())
             .await
             .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(&format!("listening for http on {addr}: ")),
-            "{err}"
-        );
+        assert_eq!(err.to_string(), format!("listening for http on {addr}"));
+        // The cause is the source, not repeated in the message (`{:#}` prints both).
+        let cause = std::error::Error::source(&err).expect("the bind error");
+        assert!(cause.is::<std::io::Error>(), "{cause}");
     }
 
     /// Draining shows on `/readyz` as soon as shutdown begins, before the work ends.
     #[tokio::test]
     async fn draining_on_marks_the_daemon_draining_when_shutdown_resolves() {
-        let shell = DaemonShell::start("test-daemon", None).await.unwrap();
+        let shell = DaemonShell::start("test-daemon", None, Health::new())
+            .await
+            .unwrap();
         assert_eq!(shell.health().readiness(), Ok(()));
         shell.draining_on(async {}).await;
-        assert_eq!(
-            shell.health().readiness(),
-            Err("shutting down".to_owned())
-        );
+        assert_eq!(shell.health().readiness(), Err("shutting down".to_owned()));
         assert_eq!(shell.local_addr(), None);
         shell.stop().await;
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytebot_daemon::{Health, HttpServer, Telemetry};
+use bytebot_daemon::{DaemonShell, Health, HttpServer, Telemetry};
 use bytebot_test_support::http_get;
 
 /// `/readyz` follows the checks and says why it is not ready; `/healthz` does not
@@ -56,5 +56,68 @@ async fn endpoints_answer_from_health_and_telemetry() {
     );
 
     server.stop().await;
+    assert!(http_get(addr, "/healthz").await.is_none());
+}
+
+/// The daemon shell's order: listening (alive, not ready) before the work is ready;
+/// `/readyz` 503 from the moment shutdown begins while the work still drains, with
+/// `/metrics` still served; nothing listening after `stop`.
+#[tokio::test]
+async fn the_shell_drains_before_it_stops_listening() {
+    let up = Arc::new(AtomicBool::new(false));
+    let probe = Arc::clone(&up);
+    let health = Health::new().check("work", move || {
+        if probe.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err("starting".to_owned())
+        }
+    });
+    let shell = DaemonShell::start("test-daemon", Some("127.0.0.1:0".parse().unwrap()), health)
+        .await
+        .unwrap();
+    let addr = shell.local_addr().unwrap();
+    shell.telemetry().on_render(|telemetry| {
+        telemetry
+            .counter(bytebot_daemon::telemetry::names::SENT, &[])
+            .absolute(3);
+    });
+    assert_eq!(http_get(addr, "/healthz").await.unwrap().status, 200);
+    let readyz = http_get(addr, "/readyz").await.unwrap();
+    assert_eq!(
+        (readyz.status, readyz.body.as_str()),
+        (503, "not ready: work: starting\n")
+    );
+    up.store(true, Ordering::Relaxed);
+    assert_eq!(http_get(addr, "/readyz").await.unwrap().status, 200);
+
+    // The "work": runs until its shutdown signal, then checks what a scraper sees
+    // during its drain.
+    let (signal, signalled) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = shell.draining_on(async move {
+        let _ = signalled.await;
+    });
+    let work = async move {
+        shutdown.await;
+        let readyz = http_get(addr, "/readyz").await.unwrap();
+        let metrics = http_get(addr, "/metrics").await.unwrap();
+        (readyz, metrics)
+    };
+    signal.send(()).unwrap();
+    let (readyz, metrics) = work.await;
+    assert_eq!(
+        (readyz.status, readyz.body.as_str()),
+        (503, "not ready: shutting down\n")
+    );
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .body
+            .contains("bytebot_messages_sent_total{daemon=\"test-daemon\"} 3"),
+        "{}",
+        metrics.body
+    );
+
+    shell.stop().await;
     assert!(http_get(addr, "/healthz").await.is_none());
 }

@@ -17,7 +17,7 @@ use bytebot_core::bus::{BusConfig, RedisUrl};
 use bytebot_core::envelope::{InboundMessage, OutboundMessage};
 use bytebot_core::pattern::{Pattern, Severity};
 use bytebot_daemon::telemetry::names;
-use bytebot_daemon::{DaemonShell, Telemetry};
+use bytebot_daemon::{DaemonShell, Health, Telemetry};
 
 use crate::commands::Command;
 
@@ -60,10 +60,7 @@ impl Config {
 ///
 /// Fails only at start-up: no pattern, an empty prefix, or a pattern that can never
 /// match a topic (the pattern linter's errors; its warnings are logged).
-pub async fn run(
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<BotStats> {
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<BotStats> {
     if config.patterns.is_empty() {
         bail!("no pattern to subscribe to");
     }
@@ -82,17 +79,13 @@ pub async fn run(
     let bot = Bot::new(BusConfig::new(config.redis_url, ROLE), config.patterns)
         .answer_bots(config.answer_bots);
     let counters = bot.counters();
-    let shell = DaemonShell::start(ROLE, config.http_addr).await?;
     // Ready while the patterns are subscribed. Not the publisher: it connects lazily,
     // so an idle one is "not connected" without anything being wrong.
-    shell.health().add_check("redis", {
+    let health = Health::new().redis_subscription({
         let counters = counters.clone();
-        move || match counters.subscription() {
-            Some(monitor) if monitor.is_connected() => Ok(()),
-            Some(_) => Err("not subscribed (connecting or reconnecting)".to_owned()),
-            None => Err("not started".to_owned()),
-        }
+        move || counters.subscription()
     });
+    let shell = DaemonShell::start(ROLE, config.http_addr, health).await?;
     shell
         .telemetry()
         .on_render(move |telemetry| record(telemetry, &counters));

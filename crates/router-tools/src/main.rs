@@ -7,7 +7,7 @@ use anyhow::Context;
 use bytebot_core::Direction;
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
 use bytebot_core::pattern::Pattern;
-use bytebot_daemon::LogFormat;
+use bytebot_logging::LogFormat;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use router_tools::chat::{self, ChatArgs, ChatConfig};
 use router_tools::send::{self, SendArgs, SendConfig};
@@ -214,7 +214,7 @@ fn main() -> ExitCode {
         Command::Watch { .. } | Command::Chat(_) => "warn,bytebot_core::bus=error",
         _ => "warn",
     };
-    bytebot_daemon::logging::init(cli.log_format, default_filter);
+    bytebot_logging::init(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,5 +1,10 @@
-//! Logging setup shared by the binaries: human-readable lines or JSON lines on stderr,
-//! levels from `RUST_LOG`.
+//! Logging setup shared by every Bytebot binary: human-readable lines or JSON lines on
+//! stderr, levels from `RUST_LOG`.
+//!
+//! A crate of its own, apart from `bytebot-daemon`, so that a command-line tool such as
+//! router-tools gets `--log-format` without the daemons' HTTP server and Prometheus
+//! exporter: a Cargo feature would not do, since features are unified when the
+//! binaries are built together (the Dockerfile and the e2e tests do).
 
 /// How log lines look (`--log-format`, env `BYTEBOT_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
