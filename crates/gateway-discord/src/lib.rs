@@ -29,7 +29,7 @@ use bytebot_core::bus::{
     Subscription, SubscriptionMonitor,
 };
 use bytebot_daemon::telemetry::names;
-use bytebot_daemon::{Health, HttpServer, Telemetry};
+use bytebot_daemon::{DaemonShell, Health, Telemetry};
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ClientBuilder, ConnectionStage, GatewayError, GatewayIntents, HttpBuilder, ShardManager,
@@ -162,35 +162,26 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         SubscribeOptions::default(),
     );
     let publisher = Publisher::start(bus, OutboxOptions::default());
-    let telemetry = Arc::new(Telemetry::new("gateway-discord"));
     let shards: Shards = Arc::default();
     let health = health(Arc::clone(&shards), subscription.monitor());
     // Listen first, so an orchestrator sees "alive, not ready" during the Discord login.
-    let http = match config.http_addr {
-        Some(addr) => {
-            let monitors = (publisher.monitor(), subscription.monitor());
-            let metrics = Arc::clone(&config.metrics);
-            telemetry.on_render(move |telemetry| record(telemetry, &metrics, &monitors));
-            let server = HttpServer::start(addr, health.clone(), Arc::clone(&telemetry))
-                .await
-                .with_context(|| format!("listening for http on {addr}"))?;
-            Some(server)
-        }
-        None => None,
-    };
+    let shell = DaemonShell::start("gateway-discord", config.http_addr, health).await?;
+    let monitors = (publisher.monitor(), subscription.monitor());
+    let metrics = Arc::clone(&config.metrics);
+    shell
+        .telemetry()
+        .on_render(move |telemetry| record(telemetry, &metrics, &monitors));
+    let shutdown = shell.draining_on(shutdown);
     let result = serve(
         config,
         shutdown,
         subscription,
         publisher,
         shards,
-        &health,
-        &telemetry,
+        shell.telemetry(),
     )
     .await;
-    if let Some(http) = http {
-        http.stop().await;
-    }
+    shell.stop().await;
     result
 }
 
@@ -274,7 +265,6 @@ async fn serve(
     subscription: Subscription,
     publisher: Publisher,
     shards: Shards,
-    health: &Health,
     telemetry: &Telemetry,
 ) -> anyhow::Result<()> {
     let http = match &config.discord_api_url {
@@ -325,7 +315,6 @@ async fn serve(
     let mut result = Ok(());
     tokio::select! {
         () = shutdown => {
-            health.set_draining();
             tracing::info!("shutting down");
         }
         ended = &mut discord => {
