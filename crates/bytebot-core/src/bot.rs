@@ -68,8 +68,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::bus::{
-    BusConfig, Delivery, DropCounter, OutboxOptions, Publisher, PublisherMonitor, SubscribeOptions,
-    Subscription, SubscriptionMonitor,
+    BusConfig, Delivery, DropCounter, OutboxOptions, Publisher, PublisherCounters,
+    SubscribeOptions, Subscription, SubscriptionCounters,
 };
 use crate::envelope::{InboundMessage, OutboundMessage, decode_inbound};
 use crate::pattern::Pattern;
@@ -122,7 +122,8 @@ impl Default for BotOptions {
     }
 }
 
-/// Counters of a bot, for logs, `/metrics` and tests. See [`BotCounters::snapshot`].
+/// A bot's counters at one moment: a plain copy, read from [`BotCounters::stats`] (and
+/// returned by [`Bot::run`]), for logs, `/metrics` and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BotStats {
@@ -151,7 +152,9 @@ pub struct BotStats {
     pub abandoned_at_shutdown: u64,
 }
 
-/// Live counters of a running [`Bot`]; cheap to clone and read from anywhere.
+/// The live counters of a [`Bot`] (from [`Bot::counters`]): cheap to clone, read with
+/// [`BotCounters::stats`] from anywhere while the bot runs. They also hand out the
+/// counters of the bot's publisher and subscription once it has started.
 #[derive(Debug, Clone, Default)]
 pub struct BotCounters {
     inner: Arc<Counters>,
@@ -170,25 +173,25 @@ struct Counters {
     dropped_room_queue_full: RoomQueueDrops,
     abandoned_at_shutdown: AtomicU64,
     /// The running bot's publisher and subscription, set when [`Bot::run`] starts.
-    bus: std::sync::Mutex<Option<(PublisherMonitor, SubscriptionMonitor)>>,
+    bus: std::sync::Mutex<Option<(PublisherCounters, SubscriptionCounters)>>,
 }
 
 impl BotCounters {
     /// The bot's publisher (its replies' outbox), once [`Bot::run`] has started it.
-    pub fn publisher(&self) -> Option<PublisherMonitor> {
-        let bus = self.inner.bus.lock().expect("bus monitors lock");
+    pub fn publisher(&self) -> Option<PublisherCounters> {
+        let bus = self.inner.bus.lock().expect("bus counters lock");
         bus.as_ref().map(|(publisher, _)| publisher.clone())
     }
 
     /// The bot's subscription, once [`Bot::run`] has started it (for `/readyz`: the
     /// bot is ready while its patterns are subscribed).
-    pub fn subscription(&self) -> Option<SubscriptionMonitor> {
-        let bus = self.inner.bus.lock().expect("bus monitors lock");
+    pub fn subscription(&self) -> Option<SubscriptionCounters> {
+        let bus = self.inner.bus.lock().expect("bus counters lock");
         bus.as_ref().map(|(_, subscription)| subscription.clone())
     }
 
-    /// The counters as they are now.
-    pub fn snapshot(&self) -> BotStats {
+    /// The counters now.
+    pub fn stats(&self) -> BotStats {
         let c = &self.inner;
         BotStats {
             received: c.received.load(Ordering::Relaxed),
@@ -287,8 +290,8 @@ impl Bot {
         let publisher = Publisher::start(config.clone(), options.outbox);
         let mut subscription =
             Subscription::start(config.clone(), patterns.clone(), options.subscribe);
-        *counters.inner.bus.lock().expect("bus monitors lock") =
-            Some((publisher.monitor(), subscription.monitor()));
+        *counters.inner.bus.lock().expect("bus counters lock") =
+            Some((publisher.counters(), subscription.counters()));
         let mut connected = subscription.connected();
         let mut rooms = rooms::Rooms::new(handler, publisher.clone(), counters.clone(), options);
         let mut sweep = tokio::time::interval(rooms::IDLE_AFTER / 3);
@@ -344,7 +347,7 @@ impl Bot {
         if lost > 0 {
             tracing::warn!(lost, "replies not accepted by redis before shutdown");
         }
-        counters.snapshot()
+        counters.stats()
     }
 }
 

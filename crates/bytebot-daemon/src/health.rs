@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytebot_core::bus::SubscriptionMonitor;
+use bytebot_core::bus::SubscriptionCounters;
 
 type CheckFn = dyn Fn() -> Result<(), String> + Send + Sync;
 
@@ -50,10 +50,10 @@ impl Health {
     /// subscription (`None`: not started yet).
     pub fn redis_subscription(
         self,
-        subscription: impl Fn() -> Option<SubscriptionMonitor> + Send + Sync + 'static,
+        subscription: impl Fn() -> Option<SubscriptionCounters> + Send + Sync + 'static,
     ) -> Health {
         self.check("redis", move || match subscription() {
-            Some(monitor) if monitor.is_connected() => Ok(()),
+            Some(counters) if counters.is_connected() => Ok(()),
             Some(_) => Err("not subscribed (connecting or reconnecting)".to_owned()),
             None => Err("not started".to_owned()),
         })

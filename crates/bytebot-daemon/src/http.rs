@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::{Health, Telemetry};
+use crate::{Health, Metrics};
 
 /// The content type Prometheus expects for its text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -37,13 +37,13 @@ impl HttpServer {
     pub async fn start(
         addr: SocketAddr,
         health: Health,
-        telemetry: Arc<Telemetry>,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         tracing::info!(addr = %local_addr, "serving /healthz, /readyz and /metrics");
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, health, telemetry, stopped));
+        let task = tokio::spawn(serve(listener, health, metrics, stopped));
         Ok(HttpServer {
             local_addr,
             stop: Some(stop),
@@ -74,7 +74,7 @@ impl Drop for HttpServer {
 async fn serve(
     listener: TcpListener,
     health: Health,
-    telemetry: Arc<Telemetry>,
+    metrics: Arc<Metrics>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let mut connections = JoinSet::new();
@@ -93,9 +93,9 @@ async fn serve(
                     }
                 };
                 let health = health.clone();
-                let telemetry = Arc::clone(&telemetry);
+                let metrics = Arc::clone(&metrics);
                 let service = service_fn(move |request: Request<Incoming>| {
-                    let response = respond(&request, &health, &telemetry);
+                    let response = respond(&request, &health, &metrics);
                     async move { Ok::<_, Infallible>(response) }
                 });
                 connections.spawn(async move {
@@ -117,7 +117,7 @@ async fn serve(
 fn respond(
     request: &Request<Incoming>,
     health: &Health,
-    telemetry: &Telemetry,
+    metrics: &Metrics,
 ) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n".to_owned());
@@ -132,7 +132,7 @@ fn respond(
             ),
         },
         "/metrics" => {
-            let mut response = text(StatusCode::OK, telemetry.render());
+            let mut response = text(StatusCode::OK, metrics.render());
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));

@@ -6,9 +6,10 @@
 //!   alone and stay free of hyper and the Prometheus exporter).
 //! - [`health`]: the readiness checks behind `/readyz` (Redis subscribed; for a
 //!   gateway, its platform session too).
-//! - [`telemetry`]: a Prometheus recorder that is *not* installed globally (so several
-//!   daemons can run in one test process), filled from the bus and bot counters at
-//!   scrape time, plus live histograms.
+//! - [`metrics`]: [`Metrics`], a Prometheus recorder that is *not* installed globally
+//!   (so several daemons can run in one test process), filled from the bus, bot and
+//!   gateway counters' stats at scrape time, plus live histograms. Its module docs
+//!   define the words used for counters everywhere (`XCounters`, `XStats`, `Metrics`).
 //! - [`http`]: the optional listener (`--http-addr`) serving `/healthz`, `/readyz` and
 //!   `/metrics`, stopped by the daemon after it has drained.
 //! - [`shell`]: the three put together around a daemon's work: listen first, mark
@@ -16,12 +17,12 @@
 
 pub mod health;
 pub mod http;
+pub mod metrics;
 pub mod shell;
-pub mod telemetry;
 
 pub use bytebot_logging as logging;
 pub use bytebot_logging::LogFormat;
 pub use health::Health;
 pub use http::HttpServer;
+pub use metrics::Metrics;
 pub use shell::DaemonShell;
-pub use telemetry::Telemetry;

@@ -10,7 +10,7 @@
 //! // What "ready" means for this daemon: cheap reads of state it keeps anyway.
 //! let health = Health::new().check("redis", || Ok(()));
 //! let shell = DaemonShell::start("my-daemon", http_addr, health).await?; // alive, not ready yet
-//! shell.telemetry().on_render(|_telemetry| { /* copy counters into the metrics */ });
+//! shell.metrics().on_render(|_metrics| { /* copy the counters' stats into the metrics */ });
 //! let shutdown = shell.draining_on(bytebot_core::shutdown::signal());
 //! // ... the daemon's work, until `shutdown` resolves, then its drain ...
 //! # shutdown.await;
@@ -28,7 +28,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::{Health, HttpServer, Telemetry};
+use crate::{Health, HttpServer, Metrics};
 
 /// The listener could not be started (the address is taken, or not ours).
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub enum ListenError {
 #[derive(Debug)]
 pub struct DaemonShell {
     health: Health,
-    telemetry: Arc<Telemetry>,
+    metrics: Arc<Metrics>,
     http: Option<HttpServer>,
 }
 
@@ -62,10 +62,10 @@ impl DaemonShell {
         http_addr: Option<SocketAddr>,
         health: Health,
     ) -> Result<DaemonShell, ListenError> {
-        let telemetry = Arc::new(Telemetry::new(daemon));
+        let metrics = Arc::new(Metrics::new(daemon));
         let http = match http_addr {
             Some(addr) => Some(
-                HttpServer::start(addr, health.clone(), Arc::clone(&telemetry))
+                HttpServer::start(addr, health.clone(), Arc::clone(&metrics))
                     .await
                     .map_err(|source| ListenError::Bind { addr, source })?,
             ),
@@ -73,7 +73,7 @@ impl DaemonShell {
         };
         Ok(DaemonShell {
             health,
-            telemetry,
+            metrics,
             http,
         })
     }
@@ -84,8 +84,8 @@ impl DaemonShell {
     }
 
     /// The metrics behind `/metrics`.
-    pub fn telemetry(&self) -> &Arc<Telemetry> {
-        &self.telemetry
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Where the listener listens (the real port when started on port 0).

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytebot_daemon::{DaemonShell, Health, HttpServer, Telemetry};
+use bytebot_daemon::{DaemonShell, Health, HttpServer, Metrics};
 use bytebot_test_support::http_get;
 
 /// `/readyz` follows the checks and says why it is not ready; `/healthz` does not
 /// care; unknown paths are 404; after `stop` nothing listens.
 #[tokio::test]
-async fn endpoints_answer_from_health_and_telemetry() {
+async fn endpoints_answer_from_health_and_metrics() {
     let up = Arc::new(AtomicBool::new(false));
     let probe = Arc::clone(&up);
     let health = Health::new().check("redis", move || {
@@ -19,13 +19,13 @@ async fn endpoints_answer_from_health_and_telemetry() {
             Err("not subscribed".to_owned())
         }
     });
-    let telemetry = Arc::new(Telemetry::new("test-daemon"));
-    telemetry.on_render(|telemetry| {
-        telemetry
-            .counter(bytebot_daemon::telemetry::names::SENT, &[])
+    let metrics = Arc::new(Metrics::new("test-daemon"));
+    metrics.on_render(|metrics| {
+        metrics
+            .counter(bytebot_daemon::metrics::names::SENT, &[])
             .absolute(7);
     });
-    let server = HttpServer::start("127.0.0.1:0".parse().unwrap(), health.clone(), telemetry)
+    let server = HttpServer::start("127.0.0.1:0".parse().unwrap(), health.clone(), metrics)
         .await
         .unwrap();
     let addr = server.local_addr();
@@ -77,9 +77,9 @@ async fn the_shell_drains_before_it_stops_listening() {
         .await
         .unwrap();
     let addr = shell.local_addr().unwrap();
-    shell.telemetry().on_render(|telemetry| {
-        telemetry
-            .counter(bytebot_daemon::telemetry::names::SENT, &[])
+    shell.metrics().on_render(|metrics| {
+        metrics
+            .counter(bytebot_daemon::metrics::names::SENT, &[])
             .absolute(3);
     });
     assert_eq!(http_get(addr, "/healthz").await.unwrap().status, 200);

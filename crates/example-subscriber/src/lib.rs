@@ -16,8 +16,8 @@ use bytebot_core::bot::{Bot, BotCounters, BotStats};
 use bytebot_core::bus::{BusConfig, RedisUrl};
 use bytebot_core::envelope::{InboundMessage, OutboundMessage};
 use bytebot_core::pattern::{Pattern, Severity};
-use bytebot_daemon::telemetry::names;
-use bytebot_daemon::{DaemonShell, Health, Telemetry};
+use bytebot_daemon::metrics::names;
+use bytebot_daemon::{DaemonShell, Health, Metrics};
 
 use crate::commands::Command;
 
@@ -87,8 +87,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     });
     let shell = DaemonShell::start(ROLE, config.http_addr, health).await?;
     shell
-        .telemetry()
-        .on_render(move |telemetry| record(telemetry, &counters));
+        .metrics()
+        .on_render(move |metrics| record(metrics, &counters));
     // On shutdown /readyz turns 503 at once, while the bot drains; the listener stops
     // after that.
     let shutdown = shell.draining_on(shutdown);
@@ -104,15 +104,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 }
 
 /// Copies the bot's and its bus connections' counters into the metrics (at scrape).
-fn record(telemetry: &Telemetry, counters: &BotCounters) {
-    if let Some(stats) = counters.publisher().and_then(|monitor| monitor.stats()) {
-        telemetry.record_publisher(&stats);
+fn record(metrics: &Metrics, counters: &BotCounters) {
+    if let Some(stats) = counters.publisher().and_then(|counters| counters.stats()) {
+        metrics.record_publisher(&stats);
     }
-    if let Some(stats) = counters.subscription().and_then(|monitor| monitor.stats()) {
-        telemetry.record_subscription(&stats);
+    if let Some(stats) = counters
+        .subscription()
+        .and_then(|counters| counters.stats())
+    {
+        metrics.record_subscription(&stats);
     }
-    let stats = counters.snapshot();
-    telemetry
+    let stats = counters.stats();
+    metrics
         .counter(names::DECODE_ERRORS, &[])
         .absolute(stats.skipped_undecodable);
     for (reason, value) in [
@@ -122,17 +125,15 @@ fn record(telemetry: &Telemetry, counters: &BotCounters) {
         ("reply_refused", stats.replies_refused),
         ("abandoned_at_shutdown", stats.abandoned_at_shutdown),
     ] {
-        telemetry
+        metrics
             .counter(names::SKIPPED, &[("reason", reason)])
             .absolute(value);
     }
-    telemetry
-        .counter(names::REPLIES, &[])
-        .absolute(stats.replies);
-    telemetry
+    metrics.counter(names::REPLIES, &[]).absolute(stats.replies);
+    metrics
         .counter(names::HANDLER_FAILURES, &[])
         .absolute(stats.handler_failures);
-    telemetry
+    metrics
         .counter(names::ROOM_QUEUE_DROPPED, &[])
         .absolute(stats.dropped_room_queue_full);
 }

@@ -24,7 +24,7 @@ use serenity::all::{
 };
 use serenity::async_trait;
 
-use crate::Metrics;
+use crate::GatewayCounters;
 use crate::convert;
 
 /// What decides whether and where a Discord message is published.
@@ -34,7 +34,7 @@ pub(crate) struct Inbound {
     pub(crate) own_user_id: UserId,
     /// Whether other bots' messages are published (`--include-bots`).
     pub(crate) include_bots: bool,
-    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) counters: GatewayCounters,
     /// Messages the collector handled whose handler call has not come yet; each id
     /// stays here only between the two, so the set stays tiny.
     collected: Mutex<HashSet<MessageId>>,
@@ -47,13 +47,13 @@ impl Inbound {
         publisher: Publisher,
         own_user_id: UserId,
         include_bots: bool,
-        metrics: Arc<Metrics>,
+        counters: GatewayCounters,
     ) -> Inbound {
         Inbound {
             publisher,
             own_user_id,
             include_bots,
-            metrics,
+            counters,
             collected: Mutex::default(),
             generation: AtomicU64::new(0),
         }
@@ -63,17 +63,17 @@ impl Inbound {
     /// `--include-bots`) or a system message. Never blocks.
     fn publish(&self, message: &Message) {
         if message.author.id == self.own_user_id {
-            self.metrics.add(&self.metrics.inbound_ignored);
+            self.counters.add(|c| &c.inbound_ignored);
             return;
         }
         if message.author.bot && !self.include_bots {
             tracing::debug!(message_id = %message.id, author = %message.author.id, "ignoring a message from another bot (see --include-bots)");
-            self.metrics.add(&self.metrics.inbound_ignored);
+            self.counters.add(|c| &c.inbound_ignored);
             return;
         }
         if !convert::is_chat_message(message) {
             tracing::debug!(message_id = %message.id, kind = ?message.kind, "ignoring a system message");
-            self.metrics.add(&self.metrics.inbound_ignored);
+            self.counters.add(|c| &c.inbound_ignored);
             return;
         }
         let envelope = match convert::inbound_envelope(message) {
@@ -81,14 +81,14 @@ impl Inbound {
             Err(err) => {
                 // Unreachable with Discord's numeric ids; never worth a crash.
                 tracing::warn!(message_id = %message.id, error = %err, "skipping a message with no valid topic");
-                self.metrics.add(&self.metrics.inbound_ignored);
+                self.counters.add(|c| &c.inbound_ignored);
                 return;
             }
         };
         let topic = envelope.topic.to_string();
         tracing::debug!(%topic, message_id = %envelope.message_id, envelope_id = %envelope.id, "publishing inbound message");
         self.publisher.publish(topic, envelope.encode());
-        self.metrics.add(&self.metrics.inbound_published);
+        self.counters.add(|c| &c.inbound_published);
     }
 
     /// Registers the in-order collector on a new session's shard.

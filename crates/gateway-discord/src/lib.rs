@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytebot_core::bus::{
-    BusConfig, OutboxOptions, Publisher, PublisherMonitor, RedisUrl, SubscribeOptions,
-    Subscription, SubscriptionMonitor,
+    BusConfig, OutboxOptions, Publisher, PublisherCounters, RedisUrl, SubscribeOptions,
+    Subscription, SubscriptionCounters,
 };
-use bytebot_daemon::telemetry::names;
-use bytebot_daemon::{DaemonShell, Health, Telemetry};
+use bytebot_daemon::metrics::names;
+use bytebot_daemon::{DaemonShell, Health, Metrics};
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ClientBuilder, ConnectionStage, GatewayError, GatewayIntents, HttpBuilder, ShardManager,
@@ -53,7 +53,7 @@ pub struct Config {
     /// On shutdown, how long sends in flight and the Redis outbox get to finish.
     pub shutdown_timeout: Duration,
     /// Counters, shared with whoever created the config (tests, `/metrics`).
-    pub metrics: Arc<Metrics>,
+    pub counters: GatewayCounters,
     /// Serve `/healthz`, `/readyz` and `/metrics` here (`--http-addr`); off when `None`.
     pub http_addr: Option<SocketAddr>,
 }
@@ -68,7 +68,7 @@ impl Config {
             include_bots: false,
             allow_mass_mentions: false,
             shutdown_timeout: Duration::from_secs(10),
-            metrics: Arc::default(),
+            counters: GatewayCounters::default(),
             http_addr: None,
         }
     }
@@ -88,10 +88,16 @@ impl fmt::Debug for Config {
     }
 }
 
-/// What the gateway has done so far. Every skipped or failed message is counted here
-/// as well as logged.
+/// The live counters of the gateway: cheap to clone (clones count together), read with
+/// [`GatewayCounters::stats`]. Every skipped or failed message is counted here as well
+/// as logged.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayCounters {
+    inner: Arc<Counts>,
+}
+
 #[derive(Debug, Default)]
-pub struct Metrics {
+struct Counts {
     inbound_published: AtomicU64,
     inbound_ignored: AtomicU64,
     outbound_received: AtomicU64,
@@ -101,10 +107,11 @@ pub struct Metrics {
     outbound_dropped: AtomicU64,
 }
 
-/// A copy of the [`Metrics`] counters at one moment.
+/// The gateway's counters at one moment: a plain copy, read from
+/// [`GatewayCounters::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct MetricsSnapshot {
+pub struct GatewayStats {
     /// Discord messages published as inbound envelopes.
     pub inbound_published: u64,
     /// Discord messages not published: the bot's own, other bots', system messages.
@@ -121,23 +128,25 @@ pub struct MetricsSnapshot {
     pub outbound_dropped: u64,
 }
 
-impl Metrics {
+impl GatewayCounters {
     /// The counters now.
-    pub fn snapshot(&self) -> MetricsSnapshot {
+    pub fn stats(&self) -> GatewayStats {
+        let c = &self.inner;
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        MetricsSnapshot {
-            inbound_published: get(&self.inbound_published),
-            inbound_ignored: get(&self.inbound_ignored),
-            outbound_received: get(&self.outbound_received),
-            outbound_sent: get(&self.outbound_sent),
-            outbound_failed: get(&self.outbound_failed),
-            outbound_malformed: get(&self.outbound_malformed),
-            outbound_dropped: get(&self.outbound_dropped),
+        GatewayStats {
+            inbound_published: get(&c.inbound_published),
+            inbound_ignored: get(&c.inbound_ignored),
+            outbound_received: get(&c.outbound_received),
+            outbound_sent: get(&c.outbound_sent),
+            outbound_failed: get(&c.outbound_failed),
+            outbound_malformed: get(&c.outbound_malformed),
+            outbound_dropped: get(&c.outbound_dropped),
         }
     }
 
-    fn add(&self, counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Counts one more of `counter` (`|c| &c.outbound_sent`).
+    fn add(&self, counter: fn(&Counts) -> &AtomicU64) {
+        counter(&self.inner).fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -163,14 +172,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     );
     let publisher = Publisher::start(bus, OutboxOptions::default());
     let shards: Shards = Arc::default();
-    let health = health(Arc::clone(&shards), subscription.monitor());
+    let health = health(Arc::clone(&shards), subscription.counters());
     // Listen first, so an orchestrator sees "alive, not ready" during the Discord login.
     let shell = DaemonShell::start("gateway-discord", config.http_addr, health).await?;
-    let monitors = (publisher.monitor(), subscription.monitor());
-    let metrics = Arc::clone(&config.metrics);
+    let bus_counters = (publisher.counters(), subscription.counters());
+    let counters = config.counters.clone();
     shell
-        .telemetry()
-        .on_render(move |telemetry| record(telemetry, &metrics, &monitors));
+        .metrics()
+        .on_render(move |metrics| record(metrics, &counters, &bus_counters));
     let shutdown = shell.draining_on(shutdown);
     let result = serve(
         config,
@@ -178,7 +187,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         subscription,
         publisher,
         shards,
-        shell.telemetry(),
+        shell.metrics(),
     )
     .await;
     shell.stop().await;
@@ -193,7 +202,7 @@ type Shards = Arc<OnceLock<Arc<ShardManager>>>;
 /// connection drops or a heartbeat goes unacknowledged (it then restarts the shard).
 /// So this is "an event seen and heartbeats acknowledged", read from the shard
 /// manager's own state: never a request to Discord.
-fn health(shards: Shards, subscription: SubscriptionMonitor) -> Health {
+fn health(shards: Shards, subscription: SubscriptionCounters) -> Health {
     // The shard map sits behind an async mutex: a probe only tries it, and reuses the
     // previous answer in the rare case the shard manager holds it at that moment.
     let last_seen = AtomicBool::new(false);
@@ -226,34 +235,34 @@ fn health(shards: Shards, subscription: SubscriptionMonitor) -> Health {
 
 /// Copies the gateway's and its bus connections' counters into the metrics (at scrape).
 fn record(
-    telemetry: &Telemetry,
     metrics: &Metrics,
-    (publisher, subscription): &(PublisherMonitor, SubscriptionMonitor),
+    counters: &GatewayCounters,
+    (publisher, subscription): &(PublisherCounters, SubscriptionCounters),
 ) {
     if let Some(stats) = publisher.stats() {
-        telemetry.record_publisher(&stats);
+        metrics.record_publisher(&stats);
     }
     if let Some(stats) = subscription.stats() {
-        telemetry.record_subscription(&stats);
+        metrics.record_subscription(&stats);
     }
-    let snapshot = metrics.snapshot();
-    telemetry
+    let stats = counters.stats();
+    metrics
         .counter(names::SENT, &[])
-        .absolute(snapshot.outbound_sent);
-    telemetry
+        .absolute(stats.outbound_sent);
+    metrics
         .counter(names::SEND_FAILURES, &[])
-        .absolute(snapshot.outbound_failed);
-    telemetry
+        .absolute(stats.outbound_failed);
+    metrics
         .counter(names::DECODE_ERRORS, &[])
-        .absolute(snapshot.outbound_malformed);
-    telemetry
+        .absolute(stats.outbound_malformed);
+    metrics
         .counter(names::SEND_QUEUE_DROPPED, &[])
-        .absolute(snapshot.outbound_dropped);
+        .absolute(stats.outbound_dropped);
     for (reason, value) in [
-        ("malformed", snapshot.outbound_malformed),
-        ("own_bot_or_system_message", snapshot.inbound_ignored),
+        ("malformed", stats.outbound_malformed),
+        ("own_bot_or_system_message", stats.inbound_ignored),
     ] {
-        telemetry
+        metrics
             .counter(names::SKIPPED, &[("reason", reason)])
             .absolute(value);
     }
@@ -265,7 +274,7 @@ async fn serve(
     subscription: Subscription,
     publisher: Publisher,
     shards: Shards,
-    telemetry: &Telemetry,
+    metrics: &Metrics,
 ) -> anyhow::Result<()> {
     let http = match &config.discord_api_url {
         // A proxy only takes effect with serenity's ratelimiter off (it ignores the proxy
@@ -286,7 +295,7 @@ async fn serve(
         publisher.clone(),
         own_user.id,
         config.include_bots,
-        Arc::clone(&config.metrics),
+        config.counters.clone(),
     )));
     let mut client = ClientBuilder::new_with_http(http, INTENTS)
         .event_handler(handler)
@@ -303,11 +312,11 @@ async fn serve(
             subscription,
             http,
             publisher: publisher.clone(),
-            metrics: Arc::clone(&config.metrics),
+            counters: config.counters.clone(),
             allow_mass_mentions: config.allow_mass_mentions,
             limits: outbound::Limits::default(),
             drain_timeout: config.shutdown_timeout,
-            send_duration: telemetry.histogram(names::SEND_DURATION, &[]),
+            send_duration: metrics.histogram(names::SEND_DURATION, &[]),
         },
         stop_receiver,
     ));
@@ -343,7 +352,7 @@ async fn serve(
             "redis did not take every message before the deadline"
         );
     }
-    tracing::info!(metrics = ?config.metrics.snapshot(), "stopped");
+    tracing::info!(stats = ?config.counters.stats(), "stopped");
     result
 }
 

@@ -22,13 +22,13 @@ use bytebot_core::envelope::{OutboundMessage, decode_outbound};
 use bytebot_core::pattern::Pattern;
 use bytebot_core::receipt::{DeliveryError, DeliveryReceipt};
 use bytebot_core::{Direction, Platform, Topic};
-use bytebot_daemon::telemetry::Histogram;
+use bytebot_daemon::metrics::Histogram;
 use serenity::all::{ChannelId, CreateMessage, Http, HttpError};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::Metrics;
+use crate::GatewayCounters;
 use crate::convert::{self, outbound_channel, outbound_requests};
 
 /// Bounds on the outbound side's memory and idle tasks.
@@ -79,7 +79,7 @@ struct Worker {
 struct Shared {
     http: Arc<Http>,
     publisher: Publisher,
-    metrics: Arc<Metrics>,
+    counters: GatewayCounters,
     limits: Limits,
     /// How long each Discord request took (`bytebot_send_duration_seconds`).
     send_duration: Histogram,
@@ -95,7 +95,7 @@ pub(crate) struct Outbound {
     pub(crate) http: Arc<Http>,
     /// Where receipts go.
     pub(crate) publisher: Publisher,
-    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) counters: GatewayCounters,
     /// The operator's `--allow-mass-mentions`.
     pub(crate) allow_mass_mentions: bool,
     pub(crate) limits: Limits,
@@ -112,7 +112,7 @@ pub(crate) async fn run(outbound: Outbound, mut stop: watch::Receiver<bool>) {
         mut subscription,
         http,
         publisher,
-        metrics,
+        counters,
         allow_mass_mentions,
         limits,
         drain_timeout,
@@ -121,7 +121,7 @@ pub(crate) async fn run(outbound: Outbound, mut stop: watch::Receiver<bool>) {
     let shared = Arc::new(Shared {
         http,
         publisher,
-        metrics,
+        counters,
         limits,
         send_duration,
         total_pending: AtomicUsize::new(0),
@@ -173,14 +173,14 @@ fn dispatch(
     tasks: &mut JoinSet<()>,
     allow_mass_mentions: bool,
 ) {
-    let metrics = &shared.metrics;
-    metrics.add(&metrics.outbound_received);
+    let counters = &shared.counters;
+    counters.add(|c| &c.outbound_received);
     let topic_text = delivery.channel;
     let topic = match topic_text.parse::<Topic>() {
         Ok(topic) => topic,
         Err(err) => {
             tracing::warn!(topic = %topic_text, error = %err, "skipping outbound message: malformed topic");
-            metrics.add(&metrics.outbound_malformed);
+            counters.add(|c| &c.outbound_malformed);
             return;
         }
     };
@@ -188,7 +188,7 @@ fn dispatch(
         Ok(channel_id) => channel_id,
         Err(err) => {
             tracing::warn!(%topic, error = %err, "skipping outbound message: bad topic");
-            metrics.add(&metrics.outbound_malformed);
+            counters.add(|c| &c.outbound_malformed);
             return;
         }
     };
@@ -203,7 +203,7 @@ fn dispatch(
         Ok(prepared) => prepared,
         Err(error) => {
             tracing::warn!(%topic, error = %error, "skipping outbound message: invalid payload");
-            metrics.add(&metrics.outbound_malformed);
+            counters.add(|c| &c.outbound_malformed);
             publish_receipt(
                 shared,
                 &topic,
@@ -262,7 +262,7 @@ fn dispatch(
 /// Drops a message the gateway has no room for: logged, counted, failed receipt.
 fn refuse(shared: &Shared, job: Job, reason: &str) {
     tracing::warn!(topic = %job.topic, reason, "dropping outbound message");
-    shared.metrics.add(&shared.metrics.outbound_dropped);
+    shared.counters.add(|c| &c.outbound_dropped);
     publish_receipt(
         shared,
         &job.topic,
@@ -333,7 +333,7 @@ async fn send(channel_id: ChannelId, job: Job, shared: &Shared) {
     let receipt = match failure {
         None => {
             tracing::debug!(%topic, n_parts, "sent outbound message");
-            shared.metrics.add(&shared.metrics.outbound_sent);
+            shared.counters.add(|c| &c.outbound_sent);
             DeliveryReceipt::delivered(message.in_reply_to, message_ids)
         }
         Some(error) => {
@@ -346,7 +346,7 @@ async fn send(channel_id: ChannelId, job: Job, shared: &Shared) {
                 n_parts,
                 "discord refused an outbound message"
             );
-            shared.metrics.add(&shared.metrics.outbound_failed);
+            shared.counters.add(|c| &c.outbound_failed);
             DeliveryReceipt::failed(message.in_reply_to, message_ids, error)
         }
     };
@@ -462,7 +462,7 @@ mod tests {
             SubscribeOptions::default(),
         );
         receipts.wait_connected(PATIENCE).await.unwrap();
-        let metrics = Arc::new(Metrics::default());
+        let counters = GatewayCounters::default();
         let http = HttpBuilder::new("token")
             .proxy(discord.api_url())
             .ratelimiter_disabled(true)
@@ -473,7 +473,7 @@ mod tests {
                 subscription,
                 http: Arc::new(http),
                 publisher,
-                metrics: Arc::clone(&metrics),
+                counters: counters.clone(),
                 allow_mass_mentions: false,
                 limits: Limits {
                     per_channel_queue: 1,
@@ -505,7 +505,7 @@ mod tests {
         }
         let _: () = pipeline.query_async(&mut connection).await.unwrap();
 
-        assert!(wait_until(PATIENCE, || metrics.snapshot().outbound_dropped == 3).await);
+        assert!(wait_until(PATIENCE, || counters.stats().outbound_dropped == 3).await);
         assert!(wait_until(PATIENCE, || discord.posted_in(42).len() == 2).await);
         let sent: Vec<String> = discord
             .posted_in(42)

@@ -383,7 +383,7 @@ mod tests {
             let slot = rooms.reserve().await;
             rooms.dispatch(message("a"), slot, "a");
         }
-        let dropped = rooms.shared.counters.snapshot().dropped_room_queue_full;
+        let dropped = rooms.shared.counters.stats().dropped_room_queue_full;
         assert!((3..=4).contains(&dropped), "{dropped}");
         assert_eq!(
             rooms.queued.available_permits() as u64,

@@ -23,10 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use publisher::{
-    OutboxOptions, Publisher, PublisherMonitor, PublisherStats, SUBSCRIBERS_SETTLE,
+    OutboxOptions, Publisher, PublisherCounters, PublisherStats, SUBSCRIBERS_SETTLE,
 };
 pub use subscriber::{
-    Delivery, SubscribeOptions, Subscription, SubscriptionMonitor, SubscriptionStats,
+    Delivery, SubscribeOptions, Subscription, SubscriptionCounters, SubscriptionStats,
 };
 pub use url::{DEFAULT_REDIS_URL, RedisUrl};
 

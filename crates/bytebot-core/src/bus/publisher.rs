@@ -53,7 +53,8 @@ impl Default for OutboxOptions {
     }
 }
 
-/// Counters of a publisher, for logs, `/metrics` and tests.
+/// A publisher's counters at one moment: a plain copy, read from [`Publisher::stats`]
+/// or [`PublisherCounters::stats`] (for logs, `/metrics` and tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PublisherStats {
     /// Messages Redis accepted.
@@ -193,15 +194,15 @@ impl Publisher {
         self.shared.connected.subscribe()
     }
 
-    /// The counters so far.
+    /// The counters now.
     pub fn stats(&self) -> PublisherStats {
         stats(&self.shared)
     }
 
-    /// A read-only view of this publisher's counters and connection for `/metrics` and
-    /// `/readyz`, which does not keep the publisher running.
-    pub fn monitor(&self) -> PublisherMonitor {
-        PublisherMonitor {
+    /// The live counters and connection state of this publisher, for `/metrics` and
+    /// `/readyz`: a handle that does not keep the publisher running.
+    pub fn counters(&self) -> PublisherCounters {
+        PublisherCounters {
             shared: Arc::downgrade(&self.shared),
             connected: self.connected(),
         }
@@ -225,17 +226,18 @@ fn stats(shared: &Shared) -> PublisherStats {
     }
 }
 
-/// See [`Publisher::monitor`]. It holds a weak reference: the publisher's shutdown
-/// does not wait for monitors, and once it has stopped, [`PublisherMonitor::stats`]
-/// returns `None`.
+/// The live counters of a [`Publisher`] (from [`Publisher::counters`]): cheap to clone,
+/// read with [`PublisherCounters::stats`]. It holds a weak reference: the publisher's
+/// shutdown does not wait for it, and once the publisher has stopped,
+/// [`PublisherCounters::stats`] returns `None`.
 #[derive(Debug, Clone)]
-pub struct PublisherMonitor {
+pub struct PublisherCounters {
     shared: std::sync::Weak<Shared>,
     connected: watch::Receiver<bool>,
 }
 
-impl PublisherMonitor {
-    /// The publisher's counters, or `None` once it has stopped.
+impl PublisherCounters {
+    /// The publisher's counters now, or `None` once it has stopped.
     pub fn stats(&self) -> Option<PublisherStats> {
         self.shared.upgrade().map(|shared| stats(&shared))
     }

@@ -49,7 +49,9 @@ impl Default for SubscribeOptions {
     }
 }
 
-/// Counters of a subscription, for logs, `/metrics` and tests.
+/// A subscription's counters at one moment: a plain copy, read from
+/// [`Subscription::stats`] or [`SubscriptionCounters::stats`] (for logs, `/metrics` and
+/// tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SubscriptionStats {
     /// Messages Redis delivered (including dropped and malformed ones).
@@ -143,15 +145,15 @@ impl Subscription {
             })
     }
 
-    /// The counters so far.
+    /// The counters now.
     pub fn stats(&self) -> SubscriptionStats {
         stats(&self.shared)
     }
 
-    /// A read-only view of this subscription's counters and connection for `/metrics`
-    /// and `/readyz`, cheap to clone and usable after the subscription has moved.
-    pub fn monitor(&self) -> SubscriptionMonitor {
-        SubscriptionMonitor {
+    /// The live counters and connection state of this subscription, for `/metrics` and
+    /// `/readyz`: a handle, usable after the subscription has moved.
+    pub fn counters(&self) -> SubscriptionCounters {
+        SubscriptionCounters {
             shared: Arc::downgrade(&self.shared),
             connected: self.connected(),
         }
@@ -167,17 +169,18 @@ fn stats(shared: &Shared) -> SubscriptionStats {
     }
 }
 
-/// See [`Subscription::monitor`]. It holds a weak reference; once the subscription is
-/// dropped, [`SubscriptionMonitor::stats`] returns `None` and
-/// [`SubscriptionMonitor::is_connected`] `false`.
+/// The live counters of a [`Subscription`] (from [`Subscription::counters`]): cheap to
+/// clone, read with [`SubscriptionCounters::stats`]. It holds a weak reference; once the
+/// subscription is dropped, [`SubscriptionCounters::stats`] returns `None` and
+/// [`SubscriptionCounters::is_connected`] `false`.
 #[derive(Debug, Clone)]
-pub struct SubscriptionMonitor {
+pub struct SubscriptionCounters {
     shared: std::sync::Weak<Shared>,
     connected: watch::Receiver<bool>,
 }
 
-impl SubscriptionMonitor {
-    /// The subscription's counters, or `None` once it is gone.
+impl SubscriptionCounters {
+    /// The subscription's counters now, or `None` once it is gone.
     pub fn stats(&self) -> Option<SubscriptionStats> {
         self.shared.upgrade().map(|shared| stats(&shared))
     }

@@ -183,7 +183,7 @@ async fn malformed_and_oversize_payloads_are_skipped_and_counted() {
     assert_eq!(reply.content, "pong");
     assert_eq!(reply.in_reply_to, Some(good.id));
     let counters = bot.counters.clone();
-    assert!(wait_until(PATIENCE, || counters.snapshot().received == 4).await);
+    assert!(wait_until(PATIENCE, || counters.stats().received == 4).await);
     let stats = bot.stop().await;
     assert_eq!(stats.skipped_undecodable, 3);
     assert_eq!(stats.decoded, 1);
@@ -423,7 +423,7 @@ async fn a_panicking_handler_is_counted_and_its_room_goes_on() {
     let (_, reply) = next_reply(&mut listener).await;
     assert_eq!(reply.content, "still answering");
     let counters = bot.counters.clone();
-    assert!(wait_until(PATIENCE, || counters.snapshot().handler_failures == 1).await);
+    assert!(wait_until(PATIENCE, || counters.stats().handler_failures == 1).await);
     let stats = bot.stop().await;
     assert_eq!((stats.replies, stats.handler_failures), (1, 1));
 }
@@ -543,7 +543,7 @@ async fn rooms_run_concurrently_up_to_max_in_flight() {
         publish(&redis, &message.topic.to_string(), &message.encode()).await;
     }
     let counters = bot.counters.clone();
-    assert!(wait_until(PATIENCE, || counters.snapshot().decoded == 3).await);
+    assert!(wait_until(PATIENCE, || counters.stats().decoded == 3).await);
     assert!(wait_until(PATIENCE, || running.load(Ordering::SeqCst) == 2).await);
     for number in 1..=3 {
         release.send_replace(number);
@@ -654,7 +654,7 @@ async fn shutdown_cancels_what_is_left_at_the_deadline_and_counts_it() {
         .await
         .unwrap();
     let counters = bot.counters.clone();
-    assert!(wait_until(PATIENCE, || counters.snapshot().decoded == 4).await);
+    assert!(wait_until(PATIENCE, || counters.stats().decoded == 4).await);
     let stats = bot.stop().await;
     assert_eq!((stats.abandoned_at_shutdown, stats.replies), (4, 0));
     assert!(

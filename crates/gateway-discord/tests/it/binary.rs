@@ -272,12 +272,12 @@ async fn wait_ready(addr: std::net::SocketAddr) -> bool {
     false
 }
 
-/// `field` from the gateway's final `stopped metrics=MetricsSnapshot { ... }` line.
+/// `field` from the gateway's final `stopped stats=GatewayStats { ... }` line.
 fn final_count(log: &str, field: &str) -> u64 {
     let line = log
         .lines()
         .rev()
-        .find(|line| line.contains("MetricsSnapshot"))
+        .find(|line| line.contains("GatewayStats"))
         .unwrap_or_else(|| panic!("no final counters in:\n{log}"));
     let start = line
         .find(&format!("{field}: "))

@@ -30,7 +30,7 @@ async fn guild_message_is_published_on_its_topic() {
         envelope.reply_topic.to_string(),
         format!("outbound.discord.{GUILD}.{CHANNEL}.{ALICE}")
     );
-    assert_eq!(gateway.metrics.snapshot().inbound_published, 1);
+    assert_eq!(gateway.counters.stats().inbound_published, 1);
     gateway.stop().await.unwrap();
 }
 
@@ -76,8 +76,8 @@ async fn own_and_bot_messages_are_not_published() {
     assert_eq!(envelope.content, "human");
     assert!(
         bytebot_test_support::wait_until(crate::support::PATIENCE, || gateway
-            .metrics
-            .snapshot()
+            .counters
+            .stats()
             .inbound_ignored
             == 2)
         .await
@@ -103,8 +103,8 @@ async fn include_bots_publishes_other_bots_but_never_itself() {
     assert!(envelope.author.bot);
     assert!(
         bytebot_test_support::wait_until(crate::support::PATIENCE, || gateway
-            .metrics
-            .snapshot()
+            .counters
+            .stats()
             .inbound_ignored
             == 1)
         .await

@@ -222,11 +222,11 @@ async fn malformed_outbound_is_skipped_and_counted() {
 
     assert!(wait_posted(&gateway.discord, CHANNEL, 1).await);
     assert!(
-        wait_until(PATIENCE, || gateway.metrics.snapshot().outbound_malformed
+        wait_until(PATIENCE, || gateway.counters.stats().outbound_malformed
             == n_cases)
         .await,
         "{:?}",
-        gateway.metrics.snapshot()
+        gateway.counters.stats()
     );
     let posted = gateway.discord.posted();
     assert_eq!(posted.len(), 1, "{posted:?}");
@@ -299,7 +299,7 @@ async fn delivery_receipt_reports_discord_errors() {
         json!({"v": 1, "in_reply_to": correlation.to_string(), "ok": false, "message_ids": [],
                "error": {"code": 50013, "message": "Missing Permissions", "status": 403}})
     );
-    assert!(wait_until(PATIENCE, || gateway.metrics.snapshot().outbound_failed == 1).await);
+    assert!(wait_until(PATIENCE, || gateway.counters.stats().outbound_failed == 1).await);
 
     // The failure is per message: the next one to a healthy channel goes out.
     gateway.publish(&outbound_topic(CHANNEL), "\"ok\"").await;

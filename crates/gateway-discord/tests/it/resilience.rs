@@ -115,9 +115,7 @@ async fn inbound_waits_for_redis_to_come_back() {
         ));
     }
     assert!(
-        wait_until(PATIENCE, || gateway.metrics.snapshot().inbound_published
-            == 4)
-        .await,
+        wait_until(PATIENCE, || gateway.counters.stats().inbound_published == 4).await,
         "the gateway stopped reading discord while redis was down"
     );
     gateway.redis.restart().await;
@@ -314,8 +312,7 @@ async fn shutdown_finishes_the_sends_in_flight() {
     }
     // All three taken from Redis (queued for the channel), the first one in flight.
     assert!(
-        wait_until(PATIENCE, || gateway.metrics.snapshot().outbound_received
-            == 3
+        wait_until(PATIENCE, || gateway.counters.stats().outbound_received == 3
             && gateway
                 .discord
                 .requests()

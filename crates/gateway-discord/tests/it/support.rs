@@ -1,12 +1,11 @@
 //! A running gateway wired to a private Redis and a fake Discord, plus helpers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytebot_core::bus::{self, BusConfig, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::pattern::Pattern;
 use bytebot_test_support::{FakeDiscord, RedisServer, wait_until};
-use gateway_discord::{Config, Metrics};
+use gateway_discord::{Config, GatewayCounters};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -27,7 +26,7 @@ pub const ALICE: u64 = 179_258_058_118_135_808;
 pub struct Gateway {
     pub redis: RedisServer,
     pub discord: FakeDiscord,
-    pub metrics: Arc<Metrics>,
+    pub counters: GatewayCounters,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -44,7 +43,7 @@ impl Gateway {
         let discord = FakeDiscord::start().await;
         let mut config = config(&redis, &discord);
         configure(&mut config);
-        let metrics = Arc::clone(&config.metrics);
+        let counters = config.counters.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(gateway_discord::run(config, async {
             let _ = stopped.await;
@@ -52,7 +51,7 @@ impl Gateway {
         let gateway = Gateway {
             redis,
             discord,
-            metrics,
+            counters,
             stop: Some(stop),
             task,
         };

@@ -1,11 +1,18 @@
 //! Prometheus metrics through the `metrics` facade, without a global recorder.
 //!
-//! Counters that already live in `bytebot-core` (publisher, subscription, bot) and in
-//! the gateway stay plain atomics there: core knows nothing of Prometheus. At each
-//! scrape, the daemon's refresh callbacks copy those snapshots into the recorder
-//! ([`Telemetry::on_render`]); counters are set with `absolute`, which never moves
-//! them backwards. Only what cannot be a snapshot, the send-latency histogram, is
-//! recorded as it happens, through a handle from [`Telemetry::histogram`].
+//! Three words, one meaning each, across the workspace:
+//!
+//! - **`XCounters`** (`PublisherCounters`, `SubscriptionCounters`, `BotCounters`,
+//!   the gateway's `GatewayCounters`): the live counters, plain atomics behind a
+//!   cheap, cloneable handle that the component's own code bumps. Core knows nothing
+//!   of Prometheus.
+//! - **`XStats`** (`PublisherStats`, ...): a plain copy of those counters at one
+//!   moment, read with `counters.stats()`: what logs, tests and this module read.
+//! - **[`Metrics`]**: the Prometheus series a daemon serves on `/metrics`. At each
+//!   scrape, the daemon's refresh callbacks ([`Metrics::on_render`]) read the stats
+//!   and set the series with `absolute`, which never moves a counter backwards. Only
+//!   what cannot be a copy, the send-latency histogram, is recorded as it happens,
+//!   through a handle from [`Metrics::histogram`].
 //!
 //! The recorder is not installed as the process-wide one, so two daemons in one test
 //! process keep separate metrics; every series carries a `daemon` label.
@@ -18,7 +25,7 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-/// A histogram handle (from [`Telemetry::histogram`]); `Histogram::noop()` records
+/// A histogram handle (from [`Metrics::histogram`]); `Histogram::noop()` records
 /// nothing, for code paths without metrics.
 pub use metrics::Histogram;
 
@@ -62,18 +69,18 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0,
 ];
 
-type Refresh = Box<dyn Fn(&Telemetry) + Send + Sync>;
+type Refresh = Box<dyn Fn(&Metrics) + Send + Sync>;
 
-/// One daemon's metrics.
-pub struct Telemetry {
+/// One daemon's Prometheus metrics: what its `/metrics` renders.
+pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     refreshers: Mutex<Vec<Refresh>>,
 }
 
-impl std::fmt::Debug for Telemetry {
+impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Telemetry").finish_non_exhaustive()
+        f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }
 
@@ -81,22 +88,22 @@ fn metadata() -> Metadata<'static> {
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()))
 }
 
-impl Telemetry {
+impl Metrics {
     /// Metrics labelled `daemon="<daemon>"`, with every name described.
-    pub fn new(daemon: &str) -> Telemetry {
+    pub fn new(daemon: &str) -> Metrics {
         let recorder = PrometheusBuilder::new()
             .add_global_label("daemon", daemon)
             .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
             .expect("the bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
-        let telemetry = Telemetry {
+        let metrics = Metrics {
             recorder,
             handle,
             refreshers: Mutex::default(),
         };
-        telemetry.describe();
-        telemetry
+        metrics.describe();
+        metrics
     }
 
     fn describe(&self) {
@@ -177,9 +184,9 @@ impl Telemetry {
             .register_histogram(&Self::key(name, labels), &metadata())
     }
 
-    /// Runs `refresh` before every [`Telemetry::render`], to copy counters kept
+    /// Runs `refresh` before every [`Metrics::render`], to copy counters kept
     /// elsewhere (bus and bot stats) into the recorder.
-    pub fn on_render(&self, refresh: impl Fn(&Telemetry) + Send + Sync + 'static) {
+    pub fn on_render(&self, refresh: impl Fn(&Metrics) + Send + Sync + 'static) {
         self.refreshers
             .lock()
             .expect("refreshers lock")
@@ -222,19 +229,19 @@ impl Telemetry {
 mod tests {
     use super::*;
 
-    /// Snapshots are copied at scrape time, and a counter never goes backwards.
+    /// Stats are copied at scrape time, and a counter never goes backwards.
     #[test]
-    fn render_refreshes_counters_from_snapshots() {
-        let telemetry = Telemetry::new("test-daemon");
+    fn render_refreshes_counters_from_stats() {
+        let metrics = Metrics::new("test-daemon");
         let published = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(3));
         let source = std::sync::Arc::clone(&published);
-        telemetry.on_render(move |telemetry| {
-            telemetry.record_publisher(&PublisherStats {
+        metrics.on_render(move |metrics| {
+            metrics.record_publisher(&PublisherStats {
                 published: source.load(std::sync::atomic::Ordering::Relaxed),
                 ..PublisherStats::default()
             });
         });
-        let text = telemetry.render();
+        let text = metrics.render();
         assert!(
             text.contains("bytebot_messages_published_total{daemon=\"test-daemon\"} 3"),
             "{text}"
@@ -245,7 +252,7 @@ mod tests {
         );
         published.store(5, std::sync::atomic::Ordering::Relaxed);
         assert!(
-            telemetry
+            metrics
                 .render()
                 .contains("published_total{daemon=\"test-daemon\"} 5")
         );
@@ -255,12 +262,12 @@ mod tests {
     /// bot's and the gateway's.
     #[test]
     fn malformed_pushes_are_exported_as_a_skip_reason() {
-        let telemetry = Telemetry::new("test-daemon");
-        telemetry.record_subscription(&SubscriptionStats {
+        let metrics = Metrics::new("test-daemon");
+        metrics.record_subscription(&SubscriptionStats {
             malformed: 2,
             ..SubscriptionStats::default()
         });
-        let text = telemetry.render();
+        let text = metrics.render();
         assert!(
             text.contains(
                 "bytebot_messages_skipped_total{daemon=\"test-daemon\",reason=\"malformed_push\"} 2"
@@ -272,9 +279,9 @@ mod tests {
     /// `_seconds` histograms are Prometheus histograms (buckets), not summaries.
     #[test]
     fn latency_histograms_have_buckets() {
-        let telemetry = Telemetry::new("test-daemon");
-        telemetry.histogram(names::SEND_DURATION, &[]).record(0.02);
-        let text = telemetry.render();
+        let metrics = Metrics::new("test-daemon");
+        metrics.histogram(names::SEND_DURATION, &[]).record(0.02);
+        let text = metrics.render();
         assert!(
             text.contains(
                 "bytebot_send_duration_seconds_bucket{daemon=\"test-daemon\",le=\"0.025\"} 1"
