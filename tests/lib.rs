@@ -13,8 +13,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Generous bound for "eventually" in tests; never a performance target.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub use bytebot_test_support::PATIENCE;
 
 /// Paths of the binaries under test.
 #[derive(Debug)]

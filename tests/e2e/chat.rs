@@ -247,11 +247,11 @@ async fn prefix_and_patterns_are_configurable() {
 /// `in_reply_to`: chat still prints the reply and counts the message as answered.
 #[tokio::test]
 async fn chat_accepts_uncorrelated_bare_string_replies() {
-    use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
+    use bytebot_core::bus::{SubscribeOptions, Subscription};
     use bytebot_core::pattern::Pattern;
 
     let redis = RedisServer::start().await;
-    let config = BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "legacy-bot");
+    let config = bytebot_test_support::bus_config(&redis.url(), "legacy-bot");
     let mut inbound = Subscription::start(
         config,
         vec![Pattern::all_inbound()],

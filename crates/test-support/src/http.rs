@@ -48,3 +48,45 @@ pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
         value.trim().parse().ok()
     })
 }
+
+/// Polls `GET path` until it answers `expected` (within [`crate::PATIENCE`]); that
+/// response, or an error with the last one seen.
+pub async fn wait_for_status(
+    addr: SocketAddr,
+    path: &str,
+    expected: u16,
+) -> Result<HttpResponse, String> {
+    let deadline = tokio::time::Instant::now() + crate::PATIENCE;
+    loop {
+        let response = http_get(addr, path).await;
+        if let Some(response) = response.as_ref().filter(|r| r.status == expected) {
+            return Ok(response.clone());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{path} never answered {expected}; last: {response:?}"
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Scrapes `/metrics` until the sample `series` (as for [`metric_value`]) is at least
+/// `at_least` (within [`crate::PATIENCE`]); that exposition, or an error with the last
+/// one seen.
+pub async fn scrape_until(addr: SocketAddr, series: &str, at_least: f64) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + crate::PATIENCE;
+    loop {
+        let body = http_get(addr, "/metrics")
+            .await
+            .map(|response| response.body)
+            .unwrap_or_default();
+        if metric_value(&body, series).is_some_and(|value| value >= at_least) {
+            return Ok(body);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("{series} never reached {at_least}:\n{body}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

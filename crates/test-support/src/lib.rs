@@ -1,4 +1,6 @@
-//! Test harness shared by Bytebot's tests: private `redis-server` processes.
+//! Test harness shared by Bytebot's tests: private `redis-server` processes, the
+//! fake Discord, and the helpers every test file would otherwise repeat ([`PATIENCE`],
+//! [`bus_config`], waiting for `PUBSUB NUMPAT`, polling `/readyz` and `/metrics`).
 //!
 //! Every test that needs Redis starts its own server on a free port with persistence
 //! off, so tests run in parallel, never touch a Redis that happens to run on 6379, and
@@ -25,9 +27,22 @@ mod redis_server;
 pub use fake_discord::{
     DiscordMessage, FAKE_BOT_USER_ID, FAKE_BOT_USERNAME, FakeDiscord, PostedMessage, RestRequest,
 };
-pub use http::{HttpResponse, free_local_addr, http_get, metric_value};
+pub use http::{
+    HttpResponse, free_local_addr, http_get, metric_value, scrape_until, wait_for_status,
+};
 pub use proxy::TcpProxy;
 pub use redis_server::{RedisServer, RedisServerBuilder};
+
+/// The generous bound for "eventually" in every test: a guard against hangs, never a
+/// performance target (the machines that run the tests are shared and noisy).
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A bus configuration for `url` (a [`RedisServer::url`] or a [`TcpProxy`] in front of
+/// one) whose connections are named `bytebot:<role>:<host>`.
+pub fn bus_config(url: &str, role: &str) -> bytebot_core::bus::BusConfig {
+    let url = bytebot_core::bus::RedisUrl::parse(url).expect("a valid redis url");
+    bytebot_core::bus::BusConfig::new(url, role)
+}
 
 /// Polls `condition` every 10 ms until it returns true or `timeout` passes.
 ///

@@ -126,6 +126,36 @@ impl RedisServer {
             .unwrap_or_else(|err| panic!("connecting to test redis: {err}\n{}", self.log()))
     }
 
+    /// `PUBSUB NUMPAT`: the pattern subscriptions on the server now (0 while it is
+    /// down). Pub/sub delivers only to whoever is subscribed at that moment, so tests
+    /// wait for this before publishing to a daemon or bot.
+    pub async fn pattern_subscribers(&self) -> i64 {
+        let Ok(mut connection) = self.client().get_multiplexed_async_connection().await else {
+            return 0;
+        };
+        redis::cmd("PUBSUB")
+            .arg("NUMPAT")
+            .query_async(&mut connection)
+            .await
+            .unwrap_or(0)
+    }
+
+    /// Polls [`RedisServer::pattern_subscribers`] until there are at least `at_least`
+    /// (a program subscribed, or re-subscribed after an outage); whether that happened
+    /// within [`crate::PATIENCE`].
+    pub async fn wait_for_pattern_subscribers(&self, at_least: i64) -> bool {
+        let deadline = tokio::time::Instant::now() + crate::PATIENCE;
+        loop {
+            if self.pattern_subscribers().await >= at_least {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Kills the server (SIGKILL: clients see the connection drop, as in a crash).
     pub async fn stop(&self) {
         let child = self.child.lock().expect("lock").take();

@@ -5,24 +5,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytebot_core::bot::{Bot, BotCounters, BotOptions, BotStats};
-use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
+use bytebot_core::bus::{SubscribeOptions, Subscription};
 use bytebot_core::envelope::{
     Author, InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_outbound,
 };
 use bytebot_core::pattern::Pattern;
 use bytebot_core::{Direction, Space, Topic};
-use bytebot_test_support::{RedisServer, wait_until};
+use bytebot_test_support::{PATIENCE, RedisServer, bus_config, wait_until};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::bus::CapturedLogs;
-
-/// Generous bound for "eventually" in tests; never a performance target.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn config(url: &str, role: &str) -> BusConfig {
-    BusConfig::new(RedisUrl::parse(url).unwrap(), role)
-}
 
 fn inbound(room: &str, content: &str) -> InboundMessage {
     let topic = Topic::builder(Direction::Inbound, "console")
@@ -59,40 +52,19 @@ where
     F: Future<Output = Vec<OutboundMessage>> + Send + 'static,
 {
     let counters = bot.counters();
-    let before = pattern_subscribers(redis).await;
+    let before = redis.pattern_subscribers().await;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(bot.run(handler, async {
         let _ = stopped.await;
     }));
-    wait_for_pattern_subscribers(redis, before + 1).await;
+    assert!(
+        redis.wait_for_pattern_subscribers(before + 1).await,
+        "bot never subscribed"
+    );
     Running {
         counters,
         stop,
         task,
-    }
-}
-
-/// `PUBSUB NUMPAT`: pattern subscriptions on the server.
-async fn pattern_subscribers(redis: &RedisServer) -> i64 {
-    let mut connection = redis.connection().await;
-    redis::cmd("PUBSUB")
-        .arg("NUMPAT")
-        .query_async(&mut connection)
-        .await
-        .unwrap_or(0)
-}
-
-async fn wait_for_pattern_subscribers(redis: &RedisServer, expected: i64) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if pattern_subscribers(redis).await >= expected {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "bot never subscribed"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -108,7 +80,7 @@ async fn publish(redis: &RedisServer, channel: &str, payload: &[u8]) -> i64 {
 
 async fn replies(redis: &RedisServer) -> Subscription {
     let subscription = Subscription::start(
-        config(&redis.url(), "test-listener"),
+        bus_config(&redis.url(), "test-listener"),
         vec![Pattern::parse_raw("outbound.*")],
         SubscribeOptions::default(),
     );
@@ -139,7 +111,10 @@ async fn replies_are_published_on_the_reply_topic_with_in_reply_to() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         |message: InboundMessage| async move {
             // `in_reply_to` is filled in even when the handler leaves it out.
             vec![OutboundMessage::new(format!("echo {}", message.content))]
@@ -168,7 +143,10 @@ async fn malformed_and_oversize_payloads_are_skipped_and_counted() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         ping_pong,
     )
     .await;
@@ -208,7 +186,10 @@ async fn a_message_on_a_channel_that_is_not_its_topic_is_skipped_and_counted() {
     let seen = Arc::clone(&calls);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         move |message: InboundMessage| {
             seen.fetch_add(1, Ordering::SeqCst);
             ping_pong(message)
@@ -265,7 +246,10 @@ async fn bot_authors_get_no_reply_by_default() {
     let seen = Arc::clone(&calls);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         move |message: InboundMessage| {
             seen.fetch_add(1, Ordering::SeqCst);
             ping_pong(message)
@@ -300,7 +284,10 @@ async fn blank_replies_are_never_published() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         |message: InboundMessage| async move {
             vec![
                 OutboundMessage::reply_to(&message, ""),
@@ -325,7 +312,10 @@ async fn replies_keep_their_order_within_a_room_while_rooms_run_concurrently() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         |message: InboundMessage| async move {
             if message.content == "slow" {
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -355,13 +345,19 @@ async fn the_bot_answers_again_after_a_redis_restart() {
     let redis = RedisServer::start().await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         ping_pong,
     )
     .await;
     redis.restart().await;
     let mut listener = replies(&redis).await;
-    wait_for_pattern_subscribers(&redis, 2).await;
+    assert!(
+        redis.wait_for_pattern_subscribers(2).await,
+        "bot never subscribed"
+    );
     let message = inbound("r", "!ping");
     publish(&redis, &message.topic.to_string(), &message.encode()).await;
     let (_, reply) = next_reply(&mut listener).await;
@@ -378,7 +374,10 @@ async fn shutdown_lets_handlers_in_flight_finish_and_flushes_their_replies() {
     let notify = Arc::clone(&started);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         move |message: InboundMessage| {
             let notify = Arc::clone(&notify);
             async move {
@@ -409,7 +408,10 @@ async fn a_panicking_handler_is_counted_and_its_room_goes_on() {
     let mut listener = replies(&redis).await;
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         |message: InboundMessage| async move {
             assert_ne!(message.content, "boom", "a handler bug");
             vec![OutboundMessage::reply_to(&message, "still answering")]
@@ -460,7 +462,10 @@ async fn a_stuck_room_does_not_hold_up_other_rooms_and_loses_nothing() {
     };
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
         handler,
     )
     .await;
@@ -534,7 +539,11 @@ async fn rooms_run_concurrently_up_to_max_in_flight() {
     };
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]).options(options),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        )
+        .options(options),
         handler,
     )
     .await;
@@ -566,7 +575,11 @@ async fn at_the_bot_wide_bound_deliveries_wait_in_the_subscription_queue() {
     let (release, gate) = watch::channel(false);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]).options(options),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        )
+        .options(options),
         move |message: InboundMessage| {
             let mut gate = gate.clone();
             async move {
@@ -642,7 +655,11 @@ async fn shutdown_cancels_what_is_left_at_the_deadline_and_counts_it() {
     options.shutdown_deadline = Duration::from_millis(200);
     let bot = start(
         &redis,
-        Bot::new(config(&redis.url(), "test-bot"), [Pattern::all_inbound()]).options(options),
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        )
+        .options(options),
         handler,
     )
     .await;

@@ -2,22 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use bytebot_core::bus::{
-    self, Backoff, BusConfig, OutboxOptions, Publisher, RedisUrl, SubscribeOptions, Subscription,
-};
+use bytebot_core::bus::{self, Backoff, OutboxOptions, Publisher, SubscribeOptions, Subscription};
 use bytebot_core::pattern::Pattern;
-use bytebot_test_support::{RedisServer, TcpProxy, wait_until};
-
-/// Generous bound for "eventually" in tests; never a performance target.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn config(url: &str, role: &str) -> BusConfig {
-    BusConfig::new(RedisUrl::parse(url).unwrap(), role)
-}
+use bytebot_test_support::{PATIENCE, RedisServer, TcpProxy, bus_config, wait_until};
 
 async fn subscribed(url: &str, patterns: &[&str], options: SubscribeOptions) -> Subscription {
     let subscription = Subscription::start(
-        config(url, "test-subscriber"),
+        bus_config(url, "test-subscriber"),
         patterns.iter().copied().map(Pattern::parse_raw).collect(),
         options,
     );
@@ -56,7 +47,7 @@ async fn published_messages_reach_pattern_subscribers() {
     )
     .await;
     let publisher = Publisher::start(
-        config(&redis.url(), "test-publisher"),
+        bus_config(&redis.url(), "test-publisher"),
         OutboxOptions::default(),
     );
 
@@ -79,7 +70,7 @@ async fn every_connection_names_itself() {
     let redis = RedisServer::start().await;
     let _subscription = subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
     let publisher = Publisher::start(
-        config(&redis.url(), "test-publisher"),
+        bus_config(&redis.url(), "test-publisher"),
         OutboxOptions::default(),
     );
     publisher.publish("x", "y");
@@ -120,7 +111,7 @@ async fn outage_round(outage: Duration) -> (Duration, usize) {
     let redis = RedisServer::start().await;
     let url = redis.url();
     let mut subscription = subscribed(&url, &["inbound.*"], SubscribeOptions::default()).await;
-    let publisher = Publisher::start(config(&url, "test-publisher"), OutboxOptions::default());
+    let publisher = Publisher::start(bus_config(&url, "test-publisher"), OutboxOptions::default());
     let mut connected = subscription.connected();
 
     publisher.publish("inbound.t.g.c.u", "before");
@@ -243,7 +234,7 @@ async fn outbox_holds_messages_through_an_outage_and_flushes_in_order() {
     let mut subscription =
         subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
     let publisher = Publisher::start(
-        config(
+        bus_config(
             &format!("redis://127.0.0.1:{}", proxy.port()),
             "test-publisher",
         ),
@@ -296,7 +287,7 @@ async fn outbox_waits_for_subscribers_to_return_before_flushing() {
     .await;
     let mut subscription_connected = subscription.connected();
     let publisher = Publisher::start(
-        config(&proxied(&publisher_proxy), "test-publisher"),
+        bus_config(&proxied(&publisher_proxy), "test-publisher"),
         OutboxOptions::default(),
     );
     publisher.publish("inbound.t.g.c.u", "first");
@@ -342,17 +333,17 @@ async fn outbox_of_a_publisher_started_during_an_outage_waits_for_subscribers() 
     let proxied = |proxy: &TcpProxy| format!("redis://127.0.0.1:{}", proxy.port());
     // Like a gateway: the publisher's program has its own subscription, connected first.
     let _own = Subscription::start(
-        config(&proxied(&publisher_proxy), "test-gateway"),
+        bus_config(&proxied(&publisher_proxy), "test-gateway"),
         vec![Pattern::parse_raw("outbound.*")],
         SubscribeOptions::default(),
     );
     let mut subscription = Subscription::start(
-        config(&proxied(&subscriber_proxy), "test-subscriber"),
+        bus_config(&proxied(&subscriber_proxy), "test-subscriber"),
         vec![Pattern::parse_raw("inbound.*")],
         SubscribeOptions::default(),
     );
     let publisher = Publisher::start(
-        config(&proxied(&publisher_proxy), "test-gateway"),
+        bus_config(&proxied(&publisher_proxy), "test-gateway"),
         OutboxOptions::default(),
     );
     for i in 0..10 {
@@ -390,7 +381,7 @@ async fn full_outbox_drops_the_oldest_and_counts_them() {
     let mut subscription =
         subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
     let publisher = Publisher::start(
-        config(
+        bus_config(
             &format!("redis://127.0.0.1:{}", proxy.port()),
             "test-publisher",
         ),
@@ -419,7 +410,7 @@ async fn close_reports_messages_it_could_not_deliver() {
     let proxy = TcpProxy::start(redis.port()).await;
     proxy.cut();
     let publisher = Publisher::start(
-        config(
+        bus_config(
             &format!("redis://127.0.0.1:{}", proxy.port()),
             "test-publisher",
         ),
@@ -446,7 +437,7 @@ async fn slow_consumer_queue_is_bounded_and_drops_are_counted() {
     )
     .await;
     let publisher = Publisher::start(
-        config(&redis.url(), "test-publisher"),
+        bus_config(&redis.url(), "test-publisher"),
         OutboxOptions::default(),
     );
     for i in 0..5_000 {
@@ -470,7 +461,7 @@ async fn slow_consumer_queue_is_bounded_and_drops_are_counted() {
 #[tokio::test]
 async fn password_urls_authenticate_and_errors_stay_redacted() {
     let redis = RedisServer::builder().password("s3cret-pw").start().await;
-    let mut connection = bus::connect(&config(&redis.url(), "test-tool"))
+    let mut connection = bus::connect(&bus_config(&redis.url(), "test-tool"))
         .await
         .unwrap();
     let pong: String = redis::cmd("PING")
@@ -479,7 +470,7 @@ async fn password_urls_authenticate_and_errors_stay_redacted() {
         .unwrap();
     assert_eq!(pong, "PONG");
 
-    let wrong = config(
+    let wrong = bus_config(
         &format!("redis://:wr0ng-pw@127.0.0.1:{}", redis.port()),
         "test-tool",
     );
@@ -507,7 +498,7 @@ async fn acl_user_urls_authenticate() {
         .unwrap();
     let url = format!("redis://bot:bot-pw@127.0.0.1:{}", redis.port());
     let mut subscription = subscribed(&url, &["inbound.*"], SubscribeOptions::default()).await;
-    let publisher = Publisher::start(config(&url, "test-publisher"), OutboxOptions::default());
+    let publisher = Publisher::start(bus_config(&url, "test-publisher"), OutboxOptions::default());
     publisher.publish("inbound.t.g.c.u", "as bot");
     assert_eq!(&next(&mut subscription).await.payload[..], b"as bot");
     let whoami: String = redis::cmd("CLIENT")
@@ -537,7 +528,7 @@ async fn the_redis_password_never_reaches_the_logs() {
     let mut subscription =
         subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
     let publisher = Publisher::start(
-        config(&redis.url(), "test-publisher"),
+        bus_config(&redis.url(), "test-publisher"),
         OutboxOptions::default(),
     );
     publisher.publish("inbound.t.g.c.u", "one");
@@ -548,7 +539,7 @@ async fn the_redis_password_never_reaches_the_logs() {
         .await
         .unwrap()
         .unwrap();
-    let wrong = config(
+    let wrong = bus_config(
         &format!("redis://:pw-in-logs-7f3a-wrong@127.0.0.1:{}", redis.port()),
         "t",
     );
@@ -660,7 +651,7 @@ async fn unix_socket_urls_work() {
     let path = redis.unix_socket_path().unwrap();
     let url = format!("redis+unix://{}", path.display());
     let mut subscription = subscribed(&url, &["inbound.*"], SubscribeOptions::default()).await;
-    let publisher = Publisher::start(config(&url, "test-publisher"), OutboxOptions::default());
+    let publisher = Publisher::start(bus_config(&url, "test-publisher"), OutboxOptions::default());
     publisher.publish("inbound.t.g.c.u", "over a socket");
     assert_eq!(&next(&mut subscription).await.payload[..], b"over a socket");
 }
@@ -677,13 +668,13 @@ async fn tls_urls_work() {
     let mut subscription =
         subscribed(&redis.url(), &["inbound.*"], SubscribeOptions::default()).await;
     let publisher = Publisher::start(
-        config(&redis.url(), "test-publisher"),
+        bus_config(&redis.url(), "test-publisher"),
         OutboxOptions::default(),
     );
     publisher.publish("inbound.t.g.c.u", "over tls");
     assert_eq!(&next(&mut subscription).await.payload[..], b"over tls");
     // The plain-text protocol is refused on the TLS port, so the bytes above were TLS.
-    let plain = config(&format!("redis://:tls-pw@127.0.0.1:{}", redis.port()), "t")
+    let plain = bus_config(&format!("redis://:tls-pw@127.0.0.1:{}", redis.port()), "t")
         .with_connection_timeout(Duration::from_secs(2))
         .with_response_timeout(Duration::from_secs(2));
     assert!(bus::connect(&plain).await.is_err());
@@ -697,7 +688,7 @@ async fn waiting_for_an_absent_redis_times_out_clearly() {
         listener.local_addr().unwrap().port()
     };
     let subscription = Subscription::start(
-        config(&format!("redis://:pw@127.0.0.1:{port}"), "test-tool").with_backoff(Backoff {
+        bus_config(&format!("redis://:pw@127.0.0.1:{port}"), "test-tool").with_backoff(Backoff {
             initial: Duration::from_millis(10),
             max: Duration::from_millis(50),
         }),

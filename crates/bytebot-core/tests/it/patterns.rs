@@ -6,15 +6,11 @@
 //! what Redis delivered with what the Rust port says Redis should deliver.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use bytebot_core::pattern::{Pattern, Severity, glob_match, lint};
 use bytebot_core::{Direction, Platform, Space, Topic};
-use bytebot_test_support::RedisServer;
+use bytebot_test_support::{PATIENCE, RedisServer};
 use redis::{AsyncCommands, PushKind, Value};
-
-/// Generous bound for "eventually"; never a performance target.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Published last; once the catch-all `*` delivers it, every earlier message is in, since
 /// Redis writes one connection's pushes in publish order.

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use bytebot_test_support::{
-    FakeDiscord, RedisServer, free_local_addr, http_get, metric_value, wait_until,
+    FakeDiscord, RedisServer, free_local_addr, http_get, metric_value, wait_for_status, wait_until,
 };
 use tokio::sync::oneshot;
 
@@ -14,23 +14,6 @@ async fn status(addr: SocketAddr, path: &str) -> u16 {
     http_get(addr, path)
         .await
         .map_or(0, |response| response.status)
-}
-
-/// Polls `GET path` until it answers `expected`; the last body on failure.
-async fn wait_status(addr: SocketAddr, path: &str, expected: u16) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let response = http_get(addr, path).await;
-        if response.as_ref().is_some_and(|r| r.status == expected) {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!(
-                "{path} never answered {expected}; last: {response:?}"
-            ));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }
 
 /// An orchestrator must not route to (or count as healthy) a gateway without a
@@ -49,7 +32,7 @@ async fn readyz_follows_the_discord_session_and_redis() {
     }));
 
     // Alive, connected to Redis, but Discord has not sent READY.
-    wait_status(addr, "/healthz", 200).await.unwrap();
+    wait_for_status(addr, "/healthz", 200).await.unwrap();
     assert!(
         wait_until(PATIENCE, || discord.identify_count() >= 1).await,
         "the gateway never identified"
@@ -59,10 +42,10 @@ async fn readyz_follows_the_discord_session_and_redis() {
     assert!(response.body.contains("discord"), "{response:?}");
 
     discord.release_identify();
-    wait_status(addr, "/readyz", 200).await.unwrap();
+    wait_for_status(addr, "/readyz", 200).await.unwrap();
 
     redis.stop().await;
-    wait_status(addr, "/readyz", 503).await.unwrap();
+    wait_for_status(addr, "/readyz", 503).await.unwrap();
     let response = http_get(addr, "/readyz").await.unwrap();
     assert!(response.body.contains("redis"), "{response:?}");
     assert_eq!(
@@ -72,7 +55,7 @@ async fn readyz_follows_the_discord_session_and_redis() {
     );
 
     redis.restart().await;
-    wait_status(addr, "/readyz", 200).await.unwrap();
+    wait_for_status(addr, "/readyz", 200).await.unwrap();
 
     let _ = stop.send(());
     let result = tokio::time::timeout(PATIENCE, gateway)

@@ -147,27 +147,12 @@ async fn outbound_resumes_after_redis_restarts() {
 
     gateway.redis.stop().await;
     gateway.redis.restart().await;
-    // Publish until the re-subscribed gateway receives one (pub/sub delivers only to
-    // whoever is subscribed at that moment).
-    let mut connection = gateway.redis.connection().await;
-    let resubscribed = {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let patterns: i64 = redis::cmd("PUBSUB")
-                .arg("NUMPAT")
-                .query_async(&mut connection)
-                .await
-                .unwrap();
-            if patterns >= 1 {
-                break true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    assert!(resubscribed, "the gateway never re-subscribed");
+    // Pub/sub delivers only to whoever is subscribed at that moment: wait for the
+    // gateway's re-subscription before publishing.
+    assert!(
+        gateway.redis.wait_for_pattern_subscribers(1).await,
+        "the gateway never re-subscribed"
+    );
     assert_eq!(
         gateway
             .publish(

@@ -2,16 +2,15 @@
 
 use std::time::Duration;
 
-use bytebot_core::bus::{self, BusConfig, RedisUrl, SubscribeOptions, Subscription};
+use bytebot_core::bus::{self, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::pattern::Pattern;
-use bytebot_test_support::{FakeDiscord, RedisServer, wait_until};
+use bytebot_test_support::{FakeDiscord, RedisServer, bus_config, wait_until};
 use gateway_discord::{Config, GatewayCounters};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Generous bound for "eventually"; never a performance target.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub use bytebot_test_support::PATIENCE;
 
 /// The token every test gateway uses; searched for in logs.
 pub const TOKEN: &str = "MTEST.fake-token.S3CR3T-do-not-log";
@@ -69,23 +68,10 @@ impl Gateway {
             self.discord.gateway_url_requested(),
             "serenity did not ask the fake for the gateway url: it would talk to the real discord"
         );
-        let mut connection = self.redis.connection().await;
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let patterns: i64 = redis::cmd("PUBSUB")
-                .arg("NUMPAT")
-                .query_async(&mut connection)
-                .await
-                .unwrap_or(0);
-            if patterns >= 1 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the gateway never subscribed to outbound.discord.*.*.*"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert!(
+            self.redis.wait_for_pattern_subscribers(1).await,
+            "the gateway never subscribed to outbound.discord.*.*.*"
+        );
     }
 
     /// A subscription of the test's own on `pattern`, connected.
@@ -134,7 +120,7 @@ pub fn config(redis: &RedisServer, discord: &FakeDiscord) -> Config {
 
 pub async fn subscribe(redis: &RedisServer, pattern: &str) -> Subscription {
     let subscription = Subscription::start(
-        BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "test"),
+        bus_config(&redis.url(), "test"),
         vec![Pattern::parse_raw(pattern)],
         SubscribeOptions::default(),
     );
