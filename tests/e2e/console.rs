@@ -3,19 +3,19 @@
 
 use std::process::Stdio;
 
-use bytebot_core::bus::{BusConfig, Delivery, RedisUrl, SubscribeOptions, Subscription};
+use bytebot_core::bus::{Delivery, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_inbound};
 use bytebot_core::pattern::Pattern;
 use bytebot_core::receipt::decode_receipt;
 use bytebot_e2e::{Daemon, PATIENCE, binaries, router_tools, stderr, stdout, wait_for_subscriber};
-use bytebot_test_support::RedisServer;
+use bytebot_test_support::{RedisServer, bus_config};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 use tokio::sync::mpsc;
 
 /// A subscription of the test's own to `patterns`, live when this returns.
 async fn listen(redis: &RedisServer, patterns: &[&str]) -> Subscription {
-    let config = BusConfig::new(RedisUrl::parse(&redis.url()).unwrap(), "test");
+    let config = bus_config(&redis.url(), "test");
     let subscription = Subscription::start(
         config,
         patterns.iter().map(|p| Pattern::parse_raw(*p)).collect(),

@@ -12,7 +12,7 @@ use crate::topic::{
 /// A segment that is set matches exactly that value (escaped with [`escape_segment`], so
 /// it can contain dots, `*` or spaces and still match only itself); a segment that is not
 /// set is a lone `*`. Validated in [`PatternBuilder::build`], with the same rules and
-/// errors as [`Topic::builder`].
+/// errors as [`Topic::builder`](crate::Topic::builder).
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct PatternBuilder {

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use bytebot_test_support::{
-    FakeDiscord, RedisServer, free_local_addr, http_get, metric_value, wait_for_status, wait_until,
+    FakeDiscord, RedisServer, free_local_addr, http_get, metric_value, scrape_until,
+    wait_for_status, wait_until,
 };
 use tokio::sync::oneshot;
 
@@ -90,7 +91,7 @@ async fn metrics_count_an_outbound_message_and_its_send_latency() {
     assert_eq!(gateway.publish(&outbound_topic(CHANNEL), payload).await, 1);
     assert!(wait_posted(&gateway.discord, CHANNEL, 1).await);
     // The counters move right after the POST returns and the receipt is published.
-    let after = scrape_until(addr, sent, 1.0).await;
+    let after = scrape_until(addr, sent, 1.0).await.unwrap();
     let received = r#"bytebot_messages_received_total{daemon="gateway-discord"}"#;
     assert!(
         metric_value(&after, received).unwrap_or(0.0) >= 1.0,
@@ -106,25 +107,6 @@ async fn metrics_count_an_outbound_message_and_its_send_latency() {
     );
     // The delivery receipt went out through the publisher.
     let published = r#"bytebot_messages_published_total{daemon="gateway-discord"}"#;
-    scrape_until(addr, published, 1.0).await;
+    scrape_until(addr, published, 1.0).await.unwrap();
     gateway.stop().await.unwrap();
-}
-
-/// Scrapes `/metrics` until `series` is at least `at_least`; the last scrape.
-async fn scrape_until(addr: SocketAddr, series: &str, at_least: f64) -> String {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let body = http_get(addr, "/metrics")
-            .await
-            .expect("/metrics answers")
-            .body;
-        if metric_value(&body, series).is_some_and(|value| value >= at_least) {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{series} never reached {at_least}:\n{body}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }

@@ -6,11 +6,9 @@ use bytebot_core::Space;
 use bytebot_core::bus::{BusConfig, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::MAX_PAYLOAD_BYTES;
 use bytebot_core::pattern::Pattern;
-use bytebot_test_support::RedisServer;
+use bytebot_test_support::{PATIENCE, RedisServer};
 use router_tools::console::Identity;
 use router_tools::send::{self, Message, SendConfig};
-
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Published, an oversize payload reaches subscribers that all skip it, and `send
 /// --wait` then reports "no reply"; refused, it says why and publishes nothing.

@@ -177,8 +177,8 @@ impl fmt::Display for Lint {
 /// - `escaped-separator`: `\.`, which matches the dot *between* segments; a dot inside an
 ///
 /// A run of empty segments is reported once, and each kind of lint at most
-/// [`MAX_LINTS_PER_KIND`] times (the last one says how many more segments have the same
-/// problem), so the lints of any pattern take space proportional to the pattern.
+/// 8 times (`MAX_LINTS_PER_KIND`; the last one says how many more segments have the
+/// same problem), so the lints of any pattern take space proportional to the pattern.
 pub fn lint(pattern: &str) -> Vec<Lint> {
     Linter::new(pattern).run()
 }
