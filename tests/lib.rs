@@ -168,6 +168,19 @@ impl Daemon {
         daemon
     }
 
+    /// `router-tools watch` with its default patterns, subscribed when this returns.
+    pub async fn watch(redis_url: &str) -> Daemon {
+        let daemon = Daemon::spawn(
+            &binaries().router_tools,
+            &["watch"],
+            &[("REDIS_URL", redis_url)],
+        );
+        daemon
+            .wait_subscribed(redis_url, "router-tools-watch")
+            .await;
+        daemon
+    }
+
     /// Waits until a connection named `bytebot:<role>:...` has a pattern subscription.
     pub async fn wait_subscribed(&self, redis_url: &str, role: &str) {
         if !wait_for_subscriber(redis_url, role).await {

@@ -131,14 +131,7 @@ async fn doctor_reports_subscribers_and_never_prints_the_password() {
 async fn doctor_lists_watchers_warns_about_duplicate_bots_and_judges_channels() {
     let redis = RedisServer::start().await;
     let _first = Daemon::example_subscriber(&redis.url(), &[]).await;
-    let mut watch = Daemon::spawn(
-        &binaries().router_tools,
-        &["watch"],
-        &[("REDIS_URL", &redis.url())],
-    );
-    watch
-        .wait_subscribed(&redis.url(), "router-tools-watch")
-        .await;
+    let mut watch = Daemon::watch(&redis.url()).await;
     let sent = router_tools(&redis.url(), &["send", "hello"], "").await;
     assert_eq!(stdout(&sent), received_by(2), "{}", stderr(&sent));
 
@@ -333,14 +326,7 @@ async fn every_subcommand_has_help_that_mentions_redis_url() {
 #[tokio::test]
 async fn watch_ends_cleanly_on_ctrl_c() {
     let redis = RedisServer::start().await;
-    let mut watch = Daemon::spawn(
-        &binaries().router_tools,
-        &["watch"],
-        &[("REDIS_URL", &redis.url())],
-    );
-    watch
-        .wait_subscribed(&redis.url(), "router-tools-watch")
-        .await;
+    let mut watch = Daemon::watch(&redis.url()).await;
     let pid = watch.id().to_string();
     assert!(
         std::process::Command::new("kill")

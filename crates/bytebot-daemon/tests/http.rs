@@ -6,19 +6,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytebot_daemon::{DaemonShell, Health, HttpServer, Metrics};
 use bytebot_test_support::http_get;
 
+/// Readiness with one check, `name`, that fails with `reason` until the returned flag
+/// is set.
+fn switched_health(name: &'static str, reason: &'static str) -> (Arc<AtomicBool>, Health) {
+    let up = Arc::new(AtomicBool::new(false));
+    let probe = Arc::clone(&up);
+    let health = Health::new().check(name, move || {
+        if probe.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(reason.to_owned())
+        }
+    });
+    (up, health)
+}
+
 /// `/readyz` follows the checks and says why it is not ready; `/healthz` does not
 /// care; unknown paths are 404; after `stop` nothing listens.
 #[tokio::test]
 async fn endpoints_answer_from_health_and_metrics() {
-    let up = Arc::new(AtomicBool::new(false));
-    let probe = Arc::clone(&up);
-    let health = Health::new().check("redis", move || {
-        if probe.load(Ordering::Relaxed) {
-            Ok(())
-        } else {
-            Err("not subscribed".to_owned())
-        }
-    });
+    let (up, health) = switched_health("redis", "not subscribed");
     let metrics = Arc::new(Metrics::new("test-daemon"));
     metrics.on_render(|metrics| {
         metrics
@@ -64,15 +71,7 @@ async fn endpoints_answer_from_health_and_metrics() {
 /// `/metrics` still served; nothing listening after `stop`.
 #[tokio::test]
 async fn the_shell_drains_before_it_stops_listening() {
-    let up = Arc::new(AtomicBool::new(false));
-    let probe = Arc::clone(&up);
-    let health = Health::new().check("work", move || {
-        if probe.load(Ordering::Relaxed) {
-            Ok(())
-        } else {
-            Err("starting".to_owned())
-        }
-    });
+    let (up, health) = switched_health("work", "starting");
     let shell = DaemonShell::start("test-daemon", Some("127.0.0.1:0".parse().unwrap()), health)
         .await
         .unwrap();
