@@ -1,5 +1,6 @@
-//! Test harness shared by Bytebot's tests: private `redis-server` processes, the
-//! fake Discord, and the helpers every test file would otherwise repeat ([`PATIENCE`],
+//! Test harness shared by Bytebot's tests: private `redis-server` and `ngircd`
+//! processes (with [`IrcClient`], a plain IRC client playing the human), the fake
+//! Discord, and the helpers every test file would otherwise repeat ([`PATIENCE`],
 //! [`bus_config`], waiting for `PUBSUB NUMPAT`, polling `/readyz` and `/metrics`).
 //!
 //! Every test that needs Redis starts its own server on a free port with persistence
@@ -21,6 +22,7 @@
 
 mod fake_discord;
 mod http;
+mod irc_server;
 mod proxy;
 mod redis_server;
 
@@ -30,6 +32,7 @@ pub use fake_discord::{
 pub use http::{
     HttpResponse, free_local_addr, http_get, metric_value, scrape_until, wait_for_status,
 };
+pub use irc_server::{IrcClient, IrcLine, IrcServer, IrcServerBuilder};
 pub use proxy::TcpProxy;
 pub use redis_server::{RedisServer, RedisServerBuilder};
 

@@ -181,7 +181,7 @@ impl RedisServer {
     async fn spawn(&self) {
         let mut command = Command::new("redis-server");
         if self.options.tls {
-            let (cert, key) = self.self_signed_certificate();
+            let (cert, key) = self_signed_certificate(self.dir.path());
             command
                 .args(["--port", "0", "--tls-port"])
                 .arg(self.port.to_string())
@@ -216,37 +216,6 @@ impl RedisServer {
         });
         *self.child.lock().expect("lock") = Some(child);
         self.wait_for_ping().await;
-    }
-
-    /// Makes (once) a self-signed certificate for 127.0.0.1 in the server's directory.
-    fn self_signed_certificate(&self) -> (PathBuf, PathBuf) {
-        let cert = self.dir.path().join("tls.crt");
-        let key = self.dir.path().join("tls.key");
-        if !cert.exists() {
-            let status = Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args([
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                ])
-                .arg("-keyout")
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap_or_else(|err| panic!("running openssl (is it installed?): {err}"));
-            assert!(
-                status.success(),
-                "openssl could not make a test certificate"
-            );
-        }
-        (cert, key)
     }
 
     async fn wait_for_ping(&self) {
@@ -305,9 +274,40 @@ fn display(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// Makes (once) a self-signed certificate for 127.0.0.1 in a server's directory.
+pub(crate) fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let cert = dir.join("tls.crt");
+    let key = dir.join("tls.key");
+    if !cert.exists() {
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap_or_else(|err| panic!("running openssl (is it installed?): {err}"));
+        assert!(
+            status.success(),
+            "openssl could not make a test certificate"
+        );
+    }
+    (cert, key)
+}
+
 /// A loopback port that was free a moment ago. The kernel hands out ephemeral ports
 /// round-robin, so a port just released is unlikely to be handed out again at once.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
         .expect("binding an ephemeral port");
     listener.local_addr().expect("local address").port()
