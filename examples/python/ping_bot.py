@@ -61,6 +61,11 @@ def handle(client, channel, payload):
     except ValueError as err:
         log.warning("skipping an undecodable message on %s: %s", channel, err)
         return
+    if message.get("kind", "message") != "message":
+        # An edit, a deletion, a reaction, or a kind added after this bot was written:
+        # answering an edited `!ping` would answer it twice.
+        log.debug("skipping a %s event on %s", message.get("kind"), channel)
+        return
     if message["author"].get("bot", True):
         # The loop guard: never answer bots (a missing flag counts as a bot).
         return

@@ -4,8 +4,14 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use bytebot_e2e::{Daemon, received_by, router_tools, stderr, stdout, target_dir, workspace_root};
-use bytebot_test_support::RedisServer;
+use bytebot_core::Topic;
+use bytebot_core::bus::{SubscribeOptions, Subscription};
+use bytebot_core::envelope::{Author, InboundKind, InboundMessage, decode_outbound};
+use bytebot_core::pattern::Pattern;
+use bytebot_e2e::{
+    Daemon, PATIENCE, received_by, router_tools, stderr, stdout, target_dir, workspace_root,
+};
+use bytebot_test_support::{RedisServer, bus_config};
 
 /// A virtualenv with `examples/python/requirements.txt` installed, under the target
 /// directory and reused while the requirements stay the same (PyPI is needed once).
@@ -101,6 +107,38 @@ async fn the_python_subscriber_answers_ping() {
         "{}",
         bot.log()
     );
+
+    // It answers new messages only: an edited `!ping` is not a second `!ping`.
+    let mut replies = Subscription::start(
+        bus_config(&redis.url(), "test"),
+        vec![Pattern::parse_raw("outbound.*")],
+        SubscribeOptions::default(),
+    );
+    replies.wait_connected(PATIENCE).await.unwrap();
+    let topic: Topic = "inbound.console.local.terminal.x".parse().unwrap();
+    let mut edited = InboundMessage::event(
+        InboundKind::MessageEdited,
+        topic.clone(),
+        "m0",
+        Author::new("x", "x"),
+    );
+    edited.content = "!ping".into();
+    let ping = InboundMessage::new(topic.clone(), "m1", Author::new("x", "x"), "!ping");
+    let mut connection = redis.connection().await;
+    for message in [&edited, &ping] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(topic.to_string())
+            .arg(message.encode())
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+    let delivery = tokio::time::timeout(PATIENCE, replies.recv())
+        .await
+        .expect("a reply in time")
+        .unwrap();
+    let reply = decode_outbound(&delivery.payload).unwrap();
+    assert_eq!(reply.in_reply_to, Some(ping.id), "{}", bot.log());
 
     let status = bot.terminate().await;
     assert!(status.success(), "{status:?}\n{}", bot.log());

@@ -31,11 +31,19 @@
 //!   `inbound.discord.G.C*.U`, which a `*` pattern delivers but no gateway publishes
 //!   on) is logged with both, counted and skipped: the envelope was not routed by its
 //!   own address, so its `reply_topic` is not to be trusted either.
+//! - **Kinds.** The handler gets only the [`InboundKind`]s it asked for with
+//!   [`Bot::kinds`]: by default only [`InboundKind::Message`], so a handler written for
+//!   new messages never answers an edit of `!ping` as a second `!ping`. Every other
+//!   kind (including [`InboundKind::Unknown`], one added by a newer gateway) is skipped
+//!   and counted ([`BotStats::skipped_kind`]).
 //! - **Loop guard.** Messages whose author is a bot are skipped unless
 //!   [`Bot::answer_bots`] says otherwise: two bots answering each other would never stop.
-//! - **Replies.** Each reply is published on the inbound envelope's `reply_topic` with
-//!   `in_reply_to` set to its id. A reply with blank content is never published
-//!   (platforms refuse them); it is counted and logged instead.
+//! - **Replies.** Each reply (any [`OutboundAction`](crate::envelope::OutboundAction):
+//!   a send, an edit, a reaction...) is published on the inbound envelope's
+//!   `reply_topic` with `in_reply_to` set to its id. A reply that fails
+//!   [`OutboundMessage::validate`] (a send with blank content, which platforms refuse;
+//!   a reaction without an emoji...) is never published; it is counted and logged
+//!   instead.
 //! - **Order within a room, concurrency across rooms.** Each room (platform, space,
 //!   room) has its own worker: a task and a bounded queue, created on demand and
 //!   retired when idle. A worker runs its room's handlers one at a time, in the order
@@ -71,7 +79,7 @@ use crate::bus::{
     BusConfig, Delivery, DropCounter, OutboxOptions, Publisher, PublisherCounters,
     SubscribeOptions, Subscription, SubscriptionCounters,
 };
-use crate::envelope::{InboundMessage, OutboundMessage, decode_inbound};
+use crate::envelope::{InboundKind, InboundMessage, OutboundMessage, decode_inbound};
 use crate::pattern::Pattern;
 
 /// Tuning for a [`Bot`]; the defaults suit a chat bot.
@@ -137,12 +145,14 @@ pub struct BotStats {
     pub skipped_topic_mismatch: u64,
     /// Messages skipped because their author is a bot (the loop guard).
     pub skipped_bot_author: u64,
+    /// Envelopes skipped because the handler does not take their kind ([`Bot::kinds`]).
+    pub skipped_kind: u64,
     /// Handlers that panicked or ran past [`BotOptions::handler_timeout`].
     pub handler_failures: u64,
     /// Replies handed to the publisher.
     pub replies: u64,
-    /// Replies not published because their content was blank or the envelope was too
-    /// large.
+    /// Replies not published because they failed [`OutboundMessage::validate`] (blank
+    /// content, a missing `message_id` or `emoji`) or the envelope was too large.
     pub replies_refused: u64,
     /// Messages dropped because their room's queue was full
     /// ([`BotOptions::room_queue`]).
@@ -167,6 +177,7 @@ struct Counters {
     skipped_undecodable: AtomicU64,
     skipped_topic_mismatch: AtomicU64,
     skipped_bot_author: AtomicU64,
+    skipped_kind: AtomicU64,
     handler_failures: AtomicU64,
     replies: AtomicU64,
     replies_refused: AtomicU64,
@@ -199,6 +210,7 @@ impl BotCounters {
             skipped_undecodable: c.skipped_undecodable.load(Ordering::Relaxed),
             skipped_topic_mismatch: c.skipped_topic_mismatch.load(Ordering::Relaxed),
             skipped_bot_author: c.skipped_bot_author.load(Ordering::Relaxed),
+            skipped_kind: c.skipped_kind.load(Ordering::Relaxed),
             handler_failures: c.handler_failures.load(Ordering::Relaxed),
             replies: c.replies.load(Ordering::Relaxed),
             replies_refused: c.replies_refused.load(Ordering::Relaxed),
@@ -236,6 +248,8 @@ impl std::ops::Deref for RoomQueueDrops {
 pub struct Bot {
     config: BusConfig,
     patterns: Vec<Pattern>,
+    /// The inbound kinds the handler gets; the others are skipped and counted.
+    kinds: Vec<InboundKind>,
     options: BotOptions,
     counters: BotCounters,
 }
@@ -248,6 +262,7 @@ impl Bot {
         Bot {
             config,
             patterns: patterns.into_iter().collect(),
+            kinds: vec![InboundKind::Message],
             options: BotOptions::default(),
             counters: BotCounters::default(),
         }
@@ -263,6 +278,26 @@ impl Bot {
     /// for a bot that can never answer a bot's reply with another reply.
     pub fn answer_bots(mut self, answer: bool) -> Bot {
         self.options.answer_bots = answer;
+        self
+    }
+
+    /// Which inbound kinds the handler gets (default: only [`InboundKind::Message`]).
+    /// Envelopes of every other kind are skipped before the handler, and counted
+    /// ([`BotStats::skipped_kind`]). Ask for [`InboundKind::MessageEdited`] and the
+    /// others only with a handler that checks `message.kind`; asking for
+    /// [`InboundKind::Unknown`] hands it the kinds added by gateways newer than this
+    /// build, too.
+    ///
+    /// ```
+    /// # use bytebot_core::bot::Bot;
+    /// # use bytebot_core::bus::{BusConfig, RedisUrl};
+    /// # use bytebot_core::envelope::InboundKind;
+    /// # use bytebot_core::pattern::Pattern;
+    /// let bot = Bot::new(BusConfig::new(RedisUrl::default(), "my-bot"), [Pattern::all_inbound()])
+    ///     .kinds([InboundKind::Message, InboundKind::MessageEdited, InboundKind::MessageDeleted]);
+    /// ```
+    pub fn kinds(mut self, kinds: impl IntoIterator<Item = InboundKind>) -> Bot {
+        self.kinds = kinds.into_iter().collect();
         self
     }
 
@@ -284,6 +319,7 @@ impl Bot {
         let Bot {
             config,
             patterns,
+            kinds,
             options,
             counters,
         } = self;
@@ -313,7 +349,7 @@ impl Bot {
                     let Some(delivery) = delivery else { break };
                     bump(&counters.inner.received);
                     let Some(message) = accept(&delivery, &counters) else { continue };
-                    if !wanted(&message, &delivery, options, &counters) {
+                    if !wanted(&message, &delivery, &kinds, options, &counters) {
                         continue;
                     }
                     // Backpressure: wait for room in the bot-wide budget, still
@@ -382,14 +418,20 @@ fn accept(delivery: &Delivery, counters: &BotCounters) -> Option<InboundMessage>
 }
 
 /// Whether this bot answers a valid message at all: its own policy, after
-/// [`accept`]. Today the loop guard; decisions on what a message is (kinds of events
-/// the handler does not know) belong here too. `false` means skipped (and counted).
+/// [`accept`]: a kind the handler takes ([`Bot::kinds`]), then the loop guard.
+/// `false` means skipped (and counted).
 fn wanted(
     message: &InboundMessage,
     delivery: &Delivery,
+    kinds: &[InboundKind],
     options: BotOptions,
     counters: &BotCounters,
 ) -> bool {
+    if !kinds.contains(&message.kind) {
+        bump(&counters.inner.skipped_kind);
+        tracing::debug!(topic = %delivery.channel, kind = %message.kind, "skipping a kind the handler does not take");
+        return false;
+    }
     if message.author.bot && !options.answer_bots {
         bump(&counters.inner.skipped_bot_author);
         tracing::debug!(topic = %delivery.channel, author = %message.author.name, "ignoring a bot's message");

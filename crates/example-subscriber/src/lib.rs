@@ -122,6 +122,7 @@ fn record(metrics: &Metrics, counters: &BotCounters) {
         ("undecodable", stats.skipped_undecodable),
         ("topic_mismatch", stats.skipped_topic_mismatch),
         ("bot_author", stats.skipped_bot_author),
+        ("kind", stats.skipped_kind),
         ("reply_refused", stats.replies_refused),
         ("abandoned_at_shutdown", stats.abandoned_at_shutdown),
     ] {

@@ -287,9 +287,9 @@ where
         }
     };
     for mut reply in replies {
-        if reply.content.trim().is_empty() {
+        if let Err(err) = reply.validate() {
             bump(&counters.replies_refused);
-            tracing::warn!(%reply_topic, "a handler returned a reply with blank content; not publishing it");
+            tracing::warn!(%reply_topic, action = %reply.action, error = %err, "a handler returned an invalid reply; not publishing it");
             continue;
         }
         reply.in_reply_to.get_or_insert(inbound_id);

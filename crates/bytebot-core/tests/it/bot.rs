@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytebot_core::bot::{Bot, BotCounters, BotOptions, BotStats};
 use bytebot_core::bus::{SubscribeOptions, Subscription};
 use bytebot_core::envelope::{
-    Author, InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_outbound,
+    Author, InboundKind, InboundMessage, MAX_PAYLOAD_BYTES, OutboundAction, OutboundMessage,
+    Reaction, decode_outbound,
 };
 use bytebot_core::pattern::Pattern;
 use bytebot_core::{Direction, Space, Topic};
@@ -275,6 +276,165 @@ async fn bot_authors_get_no_reply_by_default() {
         1,
         "the handler never saw the bot"
     );
+}
+
+/// The events about a message, one per kind, on room `r` (an edit of `!ping`, its
+/// deletion, a reaction and its removal), and a kind from a newer gateway.
+fn events() -> Vec<Vec<u8>> {
+    let topic = inbound("r", "").topic;
+    let author = Author::new("alice", "alice");
+    let mut edited = InboundMessage::event(
+        InboundKind::MessageEdited,
+        topic.clone(),
+        "m1",
+        author.clone(),
+    );
+    edited.content = "!ping".into();
+    let deleted = InboundMessage::event(
+        InboundKind::MessageDeleted,
+        topic.clone(),
+        "m1",
+        Author::unknown(),
+    );
+    let mut reacted = InboundMessage::event(
+        InboundKind::ReactionAdded,
+        topic.clone(),
+        "m1",
+        author.clone(),
+    );
+    reacted.reaction = Some(Reaction::unicode("👍"));
+    let mut unreacted = reacted.clone();
+    unreacted.kind = InboundKind::ReactionRemoved;
+    let mut newer: serde_json::Value =
+        serde_json::from_slice(&inbound("r", "!ping").encode()).unwrap();
+    newer["kind"] = "message_pinned".into();
+    vec![
+        edited.encode(),
+        deleted.encode(),
+        reacted.encode(),
+        unreacted.encode(),
+        serde_json::to_vec(&newer).unwrap(),
+    ]
+}
+
+/// A handler written for new messages must not answer an edited `!ping` as a second
+/// `!ping`: by default it gets only `message`, and the other kinds (unknown ones
+/// included) are skipped and counted.
+#[tokio::test]
+async fn only_new_messages_reach_the_handler_by_default_other_kinds_are_skipped_and_counted() {
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let kinds = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&kinds);
+    let bot = start(
+        &redis,
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
+        move |message: InboundMessage| {
+            seen.lock().unwrap().push(message.kind);
+            ping_pong(message)
+        },
+    )
+    .await;
+    let channel = inbound("r", "").topic.to_string();
+    for payload in events() {
+        assert_eq!(publish(&redis, &channel, &payload).await, 1);
+    }
+    let message = inbound("r", "!ping");
+    publish(&redis, &channel, &message.encode()).await;
+
+    let (_, reply) = next_reply(&mut listener).await;
+    assert_eq!(
+        reply.in_reply_to,
+        Some(message.id),
+        "the new message, not the edit"
+    );
+    let stats = bot.stop().await;
+    assert_eq!(
+        (stats.decoded, stats.skipped_kind, stats.replies),
+        (6, 5, 1)
+    );
+    assert_eq!(*kinds.lock().unwrap(), [InboundKind::Message]);
+}
+
+/// A bot that asks for events gets those, and only those.
+#[tokio::test]
+async fn a_bot_gets_the_kinds_it_asks_for() {
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let bot = start(
+        &redis,
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        )
+        .kinds([InboundKind::MessageEdited, InboundKind::Unknown]),
+        |message: InboundMessage| async move {
+            vec![OutboundMessage::reply_to(
+                &message,
+                format!("{:?}", message.kind),
+            )]
+        },
+    )
+    .await;
+    let channel = inbound("r", "").topic.to_string();
+    for payload in events() {
+        publish(&redis, &channel, &payload).await;
+    }
+    publish(&redis, &channel, &inbound("r", "!ping").encode()).await;
+    let mut answered = Vec::new();
+    for _ in 0..2 {
+        answered.push(next_reply(&mut listener).await.1.content);
+    }
+    assert_eq!(answered, ["MessageEdited", "Unknown"]);
+    let stats = bot.stop().await;
+    assert_eq!((stats.skipped_kind, stats.replies), (4, 2));
+}
+
+/// A handler may answer with any action, not only a send; one that is not a valid
+/// envelope (a reaction without an emoji) is refused and counted, never published.
+#[tokio::test]
+async fn handlers_may_answer_with_any_valid_action() {
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let bot = start(
+        &redis,
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
+        |message: InboundMessage| async move {
+            let mut no_emoji = OutboundMessage::react(message.message_id.clone(), "x");
+            no_emoji.emoji = None;
+            vec![
+                OutboundMessage::typing(),
+                no_emoji,
+                OutboundMessage::react(message.message_id.clone(), "🎲"),
+                OutboundMessage::delete("m0"),
+            ]
+        },
+    )
+    .await;
+    let message = inbound("r", "!roll");
+    publish(&redis, &message.topic.to_string(), &message.encode()).await;
+    let mut actions = Vec::new();
+    for _ in 0..3 {
+        let (_, reply) = next_reply(&mut listener).await;
+        assert_eq!(reply.in_reply_to, Some(message.id));
+        actions.push((reply.action, reply.message_id, reply.emoji));
+    }
+    assert_eq!(
+        actions,
+        [
+            (OutboundAction::Typing, None, None),
+            (OutboundAction::React, Some("m1".into()), Some("🎲".into())),
+            (OutboundAction::Delete, Some("m0".into()), None),
+        ]
+    );
+    let stats = bot.stop().await;
+    assert_eq!((stats.replies, stats.replies_refused), (3, 1));
 }
 
 /// Platforms refuse empty messages, so a blank reply must never reach the bus.
