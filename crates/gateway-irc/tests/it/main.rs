@@ -1,0 +1,3 @@
+//! gateway-irc against a real IRC server (ngircd), one per test.
+
+mod connection;
