@@ -938,6 +938,30 @@ mod tests {
         assert_eq!(topic.to_string(), "inbound.irc.net.#a%2Eb.u");
     }
 
+    /// docs/subscribers.md defines `unreserved` and the reading rules; this holds the
+    /// code to them: punctuation and non-ASCII letters as is, Unicode white space and
+    /// `Cc` controls escaped, `@` only when first; needless escapes accepted on reading.
+    #[test]
+    fn segments_follow_the_documented_unreserved_rule() {
+        for kept in ["#café", "a:b/c+d!-e", "日本", "u@host", "\u{200B}"] {
+            assert_eq!(escape_segment(kept), kept, "{kept:?} is unreserved");
+        }
+        for (raw, escaped) in [
+            ("a\u{A0}b", "a%C2%A0b"),
+            ("\u{3000}", "%E3%80%80"),
+            ("\u{85}", "%C2%85"),
+            ("\u{7F}", "%7F"),
+            ("@x", "%40x"),
+        ] {
+            assert_eq!(escape_segment(raw), escaped, "{raw:?}");
+        }
+        let topic: Topic = "inbound.irc.%41.%2e.%c3%a9".parse().unwrap();
+        assert_eq!(topic.space(), &Space::Id("A".into()));
+        assert_eq!(topic.room().as_str(), ".");
+        assert_eq!(topic.user().as_str(), "é");
+        assert_eq!(topic.to_string(), "inbound.irc.A.%2E.é");
+    }
+
     #[test]
     fn topics_serialize_as_strings() {
         let topic: Topic = EXAMPLE.parse().unwrap();
