@@ -255,6 +255,12 @@ pub struct InboundMessage {
     /// The platform message id this message replies to, when it is a reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// Whether the message is an emote (IRC's CTCP ACTION, `/me waves`): `content` is
+    /// what the author did, in the third person ("waves"). Absent (false) for ordinary
+    /// messages and in envelopes from older gateways; a bot that answers commands may
+    /// ignore emotes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emote: bool,
     /// The emoji, on `reaction_added` and `reaction_removed`; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reaction: Option<Reaction>,
@@ -275,8 +281,8 @@ impl InboundMessage {
     /// time if known), `platform`, `space`, `direct` and `room` from the topic, and
     /// `reply_topic` from [`Topic::reply`]. `topic` is forced to the inbound direction,
     /// so passing an outbound topic cannot produce an envelope that decoders refuse.
-    /// `mentions`, `attachments`, `reply_to`, `reaction`, `discord` and `raw` start
-    /// empty.
+    /// `mentions`, `attachments`, `reply_to`, `emote`, `reaction`, `discord` and `raw`
+    /// start empty.
     pub fn new(
         topic: Topic,
         message_id: impl Into<String>,
@@ -301,6 +307,7 @@ impl InboundMessage {
             mentions: Vec::new(),
             attachments: Vec::new(),
             reply_to: None,
+            emote: false,
             reaction: None,
             discord: None,
             raw: None,

@@ -35,6 +35,7 @@ fn full_inbound() -> InboundMessage {
         size: Some(48_213),
     }];
     message.reply_to = Some("1443167000000000000".into());
+    message.emote = true;
     message.raw = Some(json!({"id": "1443167930991902725", "flags": 0, "pinned": false}));
     message.reaction = Some(Reaction {
         emoji: "ferris".into(),
@@ -310,6 +311,7 @@ fn inbound_json_has_the_documented_fields() {
             "content",
             "direct",
             "discord",
+            "emote",
             "id",
             "kind",
             "mentions",
