@@ -44,11 +44,19 @@
 //!   [`OutboundMessage::validate`] (a send with blank content, which platforms refuse;
 //!   a reaction without an emoji...) is never published; it is counted and logged
 //!   instead.
+//! - **Receipts.** With [`Bot::on_receipt`], the bot also subscribes to the receipt
+//!   form of its patterns ([`Pattern::with_direction`]) in the same PSUBSCRIBE, and
+//!   hands the receipt handler the [`DeliveryReceipt`](crate::receipt::DeliveryReceipt)s
+//!   of its *own* replies, matched by `in_reply_to`, address and action (the round
+//!   trip: reply, receipt, edit). Other receipts (another bot's replies) are skipped
+//!   and counted. A reply waits for its receipt 5 minutes at most, and at most 10 000
+//!   replies wait at once: bounded memory even when no gateway answers.
 //! - **Order within a room, concurrency across rooms.** Each room (platform, space,
 //!   room) has its own worker: a task and a bounded queue, created on demand and
 //!   retired when idle. A worker runs its room's handlers one at a time, in the order
 //!   the messages arrived, and publishes each message's replies before it starts the
-//!   next, so a slow `!roll` never lets a later `!ping` overtake it. Workers of
+//!   next, so a slow `!roll` never lets a later `!ping` overtake it. Receipts go
+//!   through their room's queue too. Workers of
 //!   different rooms run concurrently, up to [`BotOptions::max_in_flight`] handlers at
 //!   once; a worker holds one of those slots only while its handler runs, so a room
 //!   stuck in a slow handler holds up its own queue and nothing else.
@@ -68,7 +76,10 @@
 //!   [`BotOptions::shutdown_deadline`] to be answered, what is left then is cancelled
 //!   and counted, and the publisher is flushed for up to [`BotOptions::flush_deadline`].
 
+mod receipts;
 mod rooms;
+
+pub use receipts::Receipt;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -81,6 +92,9 @@ use crate::bus::{
 };
 use crate::envelope::{InboundKind, InboundMessage, OutboundMessage, decode_inbound};
 use crate::pattern::Pattern;
+use crate::receipt::decode_receipt;
+use crate::topic::Direction;
+use receipts::{ReceiptHandler, Waiting};
 
 /// Tuning for a [`Bot`]; the defaults suit a chat bot.
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +161,12 @@ pub struct BotStats {
     pub skipped_bot_author: u64,
     /// Envelopes skipped because the handler does not take their kind ([`Bot::kinds`]).
     pub skipped_kind: u64,
+    /// Receipts of the bot's own replies handed to its receipt handler
+    /// ([`Bot::on_receipt`]).
+    pub receipts: u64,
+    /// Receipts skipped because they are about no reply this bot is waiting for:
+    /// another subscriber's replies, or one forgotten after waiting too long.
+    pub skipped_receipt_not_ours: u64,
     /// Handlers that panicked or ran past [`BotOptions::handler_timeout`].
     pub handler_failures: u64,
     /// Replies handed to the publisher.
@@ -178,6 +198,8 @@ struct Counters {
     skipped_topic_mismatch: AtomicU64,
     skipped_bot_author: AtomicU64,
     skipped_kind: AtomicU64,
+    receipts: AtomicU64,
+    skipped_receipt_not_ours: AtomicU64,
     handler_failures: AtomicU64,
     replies: AtomicU64,
     replies_refused: AtomicU64,
@@ -211,6 +233,8 @@ impl BotCounters {
             skipped_topic_mismatch: c.skipped_topic_mismatch.load(Ordering::Relaxed),
             skipped_bot_author: c.skipped_bot_author.load(Ordering::Relaxed),
             skipped_kind: c.skipped_kind.load(Ordering::Relaxed),
+            receipts: c.receipts.load(Ordering::Relaxed),
+            skipped_receipt_not_ours: c.skipped_receipt_not_ours.load(Ordering::Relaxed),
             handler_failures: c.handler_failures.load(Ordering::Relaxed),
             replies: c.replies.load(Ordering::Relaxed),
             replies_refused: c.replies_refused.load(Ordering::Relaxed),
@@ -250,6 +274,8 @@ pub struct Bot {
     patterns: Vec<Pattern>,
     /// The inbound kinds the handler gets; the others are skipped and counted.
     kinds: Vec<InboundKind>,
+    /// Set by [`Bot::on_receipt`]: the bot then also subscribes to its receipts.
+    on_receipt: Option<ReceiptHandler>,
     options: BotOptions,
     counters: BotCounters,
 }
@@ -263,6 +289,7 @@ impl Bot {
             config,
             patterns: patterns.into_iter().collect(),
             kinds: vec![InboundKind::Message],
+            on_receipt: None,
             options: BotOptions::default(),
             counters: BotCounters::default(),
         }
@@ -301,6 +328,47 @@ impl Bot {
         self
     }
 
+    /// Hands `handler` the delivery receipts of this bot's own replies: whether each
+    /// reached the chat and, for a send, the platform ids of the messages it became.
+    /// What the handler returns is published where the reply went (and its own
+    /// receipts come back to the handler too): that is how a bot edits or deletes what
+    /// it sent. See the module docs for how receipts are matched.
+    ///
+    /// ```no_run
+    /// # use bytebot_core::bot::{Bot, Receipt};
+    /// # use bytebot_core::bus::{BusConfig, RedisUrl};
+    /// # use bytebot_core::envelope::{InboundMessage, OutboundAction, OutboundMessage};
+    /// # use bytebot_core::pattern::Pattern;
+    /// # async fn demo() {
+    /// Bot::new(BusConfig::new(RedisUrl::default(), "ping-bot"), [Pattern::all_inbound()])
+    ///     .on_receipt(|receipt: Receipt| async move {
+    ///         // `pong` is out: show how long the round trip took.
+    ///         match receipt.receipt.message_ids.first() {
+    ///             Some(id) if receipt.action() == OutboundAction::Send => {
+    ///                 let took = receipt.elapsed.as_millis();
+    ///                 vec![OutboundMessage::edit(id.clone(), format!("pong ({took} ms)"))]
+    ///             }
+    ///             _ => Vec::new(),
+    ///         }
+    ///     })
+    ///     .run(
+    ///         |message: InboundMessage| async move {
+    ///             vec![OutboundMessage::reply_to(&message, "pong")]
+    ///         },
+    ///         bytebot_core::shutdown::signal(),
+    ///     )
+    ///     .await;
+    /// # }
+    /// ```
+    pub fn on_receipt<R, F>(mut self, handler: R) -> Bot
+    where
+        R: Fn(Receipt) -> F + Send + Sync + 'static,
+        F: Future<Output = Vec<OutboundMessage>> + Send + 'static,
+    {
+        self.on_receipt = Some(ReceiptHandler::new(handler));
+        self
+    }
+
     /// The live counters, to read while [`Bot::run`] runs (`/metrics`, tests).
     pub fn counters(&self) -> BotCounters {
         self.counters.clone()
@@ -318,18 +386,39 @@ impl Bot {
     {
         let Bot {
             config,
-            patterns,
+            mut patterns,
             kinds,
+            on_receipt,
             options,
             counters,
         } = self;
+        let receipts = on_receipt.map(|handler| (handler, Arc::new(Waiting::default())));
+        if receipts.is_some() {
+            // One PSUBSCRIBE for both: the receipts of the replies to what we answer.
+            let receipt_patterns: Vec<Pattern> = patterns
+                .iter()
+                .map(|pattern| pattern.with_direction(Direction::Receipt))
+                .collect();
+            for pattern in receipt_patterns {
+                if !patterns.contains(&pattern) {
+                    patterns.push(pattern);
+                }
+            }
+        }
+        let waiting = receipts.as_ref().map(|(_, waiting)| Arc::clone(waiting));
         let publisher = Publisher::start(config.clone(), options.outbox);
         let mut subscription =
             Subscription::start(config.clone(), patterns.clone(), options.subscribe);
         *counters.inner.bus.lock().expect("bus counters lock") =
             Some((publisher.counters(), subscription.counters()));
         let mut connected = subscription.connected();
-        let mut rooms = rooms::Rooms::new(handler, publisher.clone(), counters.clone(), options);
+        let mut rooms = rooms::Rooms::new(
+            handler,
+            receipts,
+            publisher.clone(),
+            counters.clone(),
+            options,
+        );
         let mut sweep = tokio::time::interval(rooms::IDLE_AFTER / 3);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut announced = false;
@@ -337,6 +426,8 @@ impl Bot {
 
         loop {
             tokio::select! {
+                // Shutdown first: a busy subscription must not keep the bot from stopping.
+                biased;
                 () = &mut shutdown => break,
                 changed = connected.changed(), if !announced => {
                     if changed.is_ok() && *connected.borrow_and_update() {
@@ -348,10 +439,19 @@ impl Bot {
                 delivery = subscription.recv() => {
                     let Some(delivery) = delivery else { break };
                     bump(&counters.inner.received);
-                    let Some(message) = accept(&delivery, &counters) else { continue };
-                    if !wanted(&message, &delivery, &kinds, options, &counters) {
-                        continue;
-                    }
+                    let work = match &waiting {
+                        Some(waiting) if delivery.channel.starts_with("receipt.") => {
+                            let Some(receipt) = accept_receipt(&delivery, waiting, &counters) else { continue };
+                            rooms::Work::Receipt(receipt)
+                        }
+                        _ => {
+                            let Some(message) = accept(&delivery, &counters) else { continue };
+                            if !wanted(&message, &delivery, &kinds, options, &counters) {
+                                continue;
+                            }
+                            rooms::Work::Message(message)
+                        }
+                    };
                     // Backpressure: wait for room in the bot-wide budget, still
                     // listening for shutdown.
                     let slot = tokio::select! {
@@ -361,7 +461,7 @@ impl Bot {
                         }
                         slot = rooms.reserve() => slot,
                     };
-                    rooms.dispatch(message, slot, &delivery.channel);
+                    rooms.dispatch(work, slot, &delivery.channel);
                 }
             }
         }
@@ -415,6 +515,39 @@ fn accept(delivery: &Delivery, counters: &BotCounters) -> Option<InboundMessage>
         return None;
     }
     Some(message)
+}
+
+/// The receipt in a delivery on a `receipt` channel, if it is about one of this bot's
+/// replies; `None` means skipped (logged and counted): undecodable, or not ours.
+fn accept_receipt(
+    delivery: &Delivery,
+    waiting: &Waiting,
+    counters: &BotCounters,
+) -> Option<Receipt> {
+    let receipt = match decode_receipt(&delivery.payload) {
+        Ok(receipt) => receipt,
+        Err(err) => {
+            bump(&counters.inner.skipped_undecodable);
+            tracing::warn!(
+                topic = %delivery.channel,
+                error = %err,
+                bytes = delivery.payload.len(),
+                "skipping an undecodable receipt"
+            );
+            return None;
+        }
+    };
+    bump(&counters.inner.decoded);
+    let Some(receipt) = waiting.take(receipt, &delivery.channel) else {
+        bump(&counters.inner.skipped_receipt_not_ours);
+        tracing::debug!(topic = %delivery.channel, "skipping a receipt for no reply of ours");
+        return None;
+    };
+    bump(&counters.inner.receipts);
+    if !receipt.ok() {
+        tracing::debug!(topic = %delivery.channel, action = %receipt.action(), error = ?receipt.receipt.error, "a reply was not delivered");
+    }
+    Some(receipt)
 }
 
 /// Whether this bot answers a valid message at all: its own policy, after

@@ -45,6 +45,8 @@ pub mod names {
     pub const DECODE_ERRORS: &str = "bytebot_decode_errors_total";
     /// Counter: replies a bot handed to its publisher.
     pub const REPLIES: &str = "bytebot_replies_total";
+    /// Counter: receipts of a bot's own replies handed to its receipt handler.
+    pub const RECEIPTS: &str = "bytebot_receipts_total";
     /// Counter: handlers that panicked or timed out.
     pub const HANDLER_FAILURES: &str = "bytebot_handler_failures_total";
     /// Gauge: messages waiting in the publisher's outbox.
@@ -122,6 +124,10 @@ impl Metrics {
             (SKIPPED, "Messages skipped on purpose, by reason"),
             (DECODE_ERRORS, "Deliveries that were not a valid envelope"),
             (REPLIES, "Replies a bot handed to its publisher"),
+            (
+                RECEIPTS,
+                "Receipts of a bot's own replies handed to its receipt handler",
+            ),
             (HANDLER_FAILURES, "Handlers that panicked or timed out"),
             (
                 OUTBOX_DROPPED,

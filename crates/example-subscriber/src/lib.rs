@@ -123,6 +123,7 @@ fn record(metrics: &Metrics, counters: &BotCounters) {
         ("topic_mismatch", stats.skipped_topic_mismatch),
         ("bot_author", stats.skipped_bot_author),
         ("kind", stats.skipped_kind),
+        ("receipt_not_ours", stats.skipped_receipt_not_ours),
         ("reply_refused", stats.replies_refused),
         ("abandoned_at_shutdown", stats.abandoned_at_shutdown),
     ] {
@@ -131,6 +132,9 @@ fn record(metrics: &Metrics, counters: &BotCounters) {
             .absolute(value);
     }
     metrics.counter(names::REPLIES, &[]).absolute(stats.replies);
+    metrics
+        .counter(names::RECEIPTS, &[])
+        .absolute(stats.receipts);
     metrics
         .counter(names::HANDLER_FAILURES, &[])
         .absolute(stats.handler_failures);

@@ -25,10 +25,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::receipts::{Receipt, ReceiptHandler, Waiting};
 use super::{BotCounters, BotOptions, bump};
 use crate::bus::Publisher;
 use crate::envelope::{InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage};
-use crate::topic::{Platform, RoomId, Space};
+use crate::topic::{Platform, RoomId, Space, Topic};
 
 /// How long a room's worker with nothing to do lives on, so a conversation does not
 /// start a task per message.
@@ -48,9 +49,39 @@ pub(super) struct Slot {
     _permit: OwnedSemaphorePermit,
 }
 
+/// What a room's worker answers: a message (for the handler) or a receipt of one of
+/// the bot's replies (for the receipt handler). Both go through the room's queue, so
+/// a room's messages and receipts are handled in the order they arrived.
+// Not boxed: nearly all work is messages (the larger variant), which would then cost
+// an allocation each, to save a few hundred bytes on the rarer receipts.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Work {
+    Message(InboundMessage),
+    Receipt(Receipt),
+}
+
+impl Work {
+    /// The topic whose room this belongs to.
+    fn topic(&self) -> &Topic {
+        match self {
+            Work::Message(message) => &message.topic,
+            Work::Receipt(receipt) => &receipt.reply_topic,
+        }
+    }
+
+    fn room(&self) -> RoomKey {
+        let topic = self.topic();
+        (
+            topic.platform().clone(),
+            topic.space().clone(),
+            topic.room().clone(),
+        )
+    }
+}
+
 /// What the dispatcher hands a room's worker.
 struct Job {
-    message: InboundMessage,
+    work: Work,
     slot: Slot,
 }
 
@@ -67,6 +98,8 @@ struct Worker {
 /// What every worker shares.
 struct Shared<H> {
     handler: H,
+    /// The receipt handler, and the replies waiting for a receipt ([`Bot::on_receipt`](super::Bot::on_receipt)).
+    receipts: Option<(ReceiptHandler, Arc<Waiting>)>,
     publisher: Publisher,
     counters: BotCounters,
     options: BotOptions,
@@ -91,6 +124,7 @@ where
 {
     pub(super) fn new(
         handler: H,
+        receipts: Option<(ReceiptHandler, Arc<Waiting>)>,
         publisher: Publisher,
         counters: BotCounters,
         options: BotOptions,
@@ -102,6 +136,7 @@ where
             tasks: JoinSet::new(),
             shared: Arc::new(Shared {
                 handler,
+                receipts,
                 publisher,
                 counters,
                 options,
@@ -122,15 +157,10 @@ where
         Slot { _permit: permit }
     }
 
-    /// Queues `message` for its room's worker, starting one if the room has none. A
-    /// room whose queue is full loses the message (counted, logged with `channel`).
-    pub(super) fn dispatch(&mut self, message: InboundMessage, slot: Slot, channel: &str) {
-        let topic = &message.topic;
-        let key = (
-            topic.platform().clone(),
-            topic.space().clone(),
-            topic.room().clone(),
-        );
+    /// Queues `work` for its room's worker, starting one if the room has none. A
+    /// room whose queue is full loses it (counted, logged with `channel`).
+    pub(super) fn dispatch(&mut self, work: Work, slot: Slot, channel: &str) {
+        let key = work.room();
         if self.workers.len() >= MAX_WORKERS_BEFORE_SWEEP && !self.workers.contains_key(&key) {
             self.retire_idle(Duration::ZERO);
         }
@@ -142,7 +172,7 @@ where
                 .clamp(1, Semaphore::MAX_PERMITS);
             let (sender, receiver) = mpsc::channel(capacity);
             let pending = Arc::new(AtomicUsize::new(0));
-            self.tasks.spawn(work(
+            self.tasks.spawn(run_worker(
                 receiver,
                 Arc::clone(&pending),
                 Arc::clone(&self.shared),
@@ -155,7 +185,7 @@ where
         });
         worker.last_used = Instant::now();
         worker.pending.fetch_add(1, Ordering::AcqRel);
-        let Err(err) = worker.sender.try_send(Job { message, slot }) else {
+        let Err(err) = worker.sender.try_send(Job { work, slot }) else {
             return;
         };
         worker.pending.fetch_sub(1, Ordering::AcqRel);
@@ -167,13 +197,7 @@ where
             // Its worker is gone (it cannot panic short of a bug here: handler panics
             // are caught). Forget it, so the room's next message starts a new one.
             mpsc::error::TrySendError::Closed(job) => {
-                let topic = &job.message.topic;
-                let key = (
-                    topic.platform().clone(),
-                    topic.space().clone(),
-                    topic.room().clone(),
-                );
-                self.workers.remove(&key);
+                self.workers.remove(&job.work.room());
                 dropped.record(channel, "the room's worker ended");
             }
         }
@@ -228,7 +252,7 @@ where
 }
 
 /// One room's worker: answers its messages in order until its sender is dropped.
-async fn work<H, F>(
+async fn run_worker<H, F>(
     mut jobs: mpsc::Receiver<Job>,
     pending: Arc<AtomicUsize>,
     shared: Arc<Shared<H>>,
@@ -236,27 +260,39 @@ async fn work<H, F>(
     H: Fn(InboundMessage) -> F,
     F: Future<Output = Vec<OutboundMessage>>,
 {
-    while let Some(Job { message, slot }) = jobs.recv().await {
-        answer(message, &shared).await;
+    while let Some(Job { work, slot }) = jobs.recv().await {
+        answer(work, &shared).await;
         pending.fetch_sub(1, Ordering::AcqRel);
         drop(slot);
     }
 }
 
-/// Runs the handler on one message (within the handler limit and timeout, a panic
-/// caught and counted) and publishes its replies.
-async fn answer<H, F>(message: InboundMessage, shared: &Shared<H>)
+/// Runs the handler on one message, or the receipt handler on one receipt (within
+/// the handler limit and timeout, a panic caught and counted), and publishes the
+/// replies: on the message's `reply_topic`, or where the receipt's reply went.
+async fn answer<H, F>(work: Work, shared: &Shared<H>)
 where
     H: Fn(InboundMessage) -> F,
     F: Future<Output = Vec<OutboundMessage>>,
 {
     let counters = &shared.counters.inner;
     let timeout = shared.options.handler_timeout;
-    let inbound_id = message.id;
-    // Formatted once: replies are published on it, and the warnings below name it (it
-    // is the message's own address, direction `outbound`), since `handler` takes the
-    // message.
-    let reply_topic = message.reply_topic.to_string();
+    // What the replies answer: they are published on `reply_topic`, correlated with
+    // `in_reply_to`, and remembered (with `answered`) to match their receipts.
+    let (reply_topic, in_reply_to, answered) = match &work {
+        Work::Message(message) => (
+            message.reply_topic.clone(),
+            Some(message.id),
+            message.message_id.clone(),
+        ),
+        Work::Receipt(receipt) => (
+            receipt.reply_topic.clone(),
+            receipt.in_reply_to(),
+            receipt.answered_message_id.clone(),
+        ),
+    };
+    // Formatted once: replies are published on it, and the warnings below name it.
+    let reply_channel = reply_topic.to_string();
     let outcome = {
         let _running = shared
             .in_flight
@@ -265,7 +301,16 @@ where
             .expect("the handler semaphore is never closed");
         // The call inside the `async` block, so that a panic in the handler's
         // synchronous part is caught too.
-        let handled = AssertUnwindSafe(async { (shared.handler)(message).await }).catch_unwind();
+        let handled = AssertUnwindSafe(async {
+            match work {
+                Work::Message(message) => (shared.handler)(message).await,
+                Work::Receipt(receipt) => match &shared.receipts {
+                    Some((handler, _)) => handler.call(receipt).await,
+                    None => Vec::new(),
+                },
+            }
+        })
+        .catch_unwind();
         tokio::time::timeout(timeout, handled).await
     };
     let replies = match outcome {
@@ -277,30 +322,36 @@ where
                 .copied()
                 .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
                 .unwrap_or("(not a string)");
-            tracing::error!(%reply_topic, panic, "a handler panicked; its message gets no reply");
+            tracing::error!(reply_topic = %reply_channel, panic, "a handler panicked; its message gets no reply");
             return;
         }
         Err(_) => {
             bump(&counters.handler_failures);
-            tracing::warn!(%reply_topic, ?timeout, "a handler ran out of time; its message gets no reply");
+            tracing::warn!(reply_topic = %reply_channel, ?timeout, "a handler ran out of time; its message gets no reply");
             return;
         }
     };
     for mut reply in replies {
         if let Err(err) = reply.validate() {
             bump(&counters.replies_refused);
-            tracing::warn!(%reply_topic, action = %reply.action, error = %err, "a handler returned an invalid reply; not publishing it");
+            tracing::warn!(reply_topic = %reply_channel, action = %reply.action, error = %err, "a handler returned an invalid reply; not publishing it");
             continue;
         }
-        reply.in_reply_to.get_or_insert(inbound_id);
+        if reply.in_reply_to.is_none() {
+            reply.in_reply_to = in_reply_to;
+        }
         let payload = reply.encode();
         if payload.len() > MAX_PAYLOAD_BYTES {
             bump(&counters.replies_refused);
-            tracing::warn!(%reply_topic, bytes = payload.len(), limit = MAX_PAYLOAD_BYTES, "a reply is over the size limit; not publishing it");
+            tracing::warn!(reply_topic = %reply_channel, bytes = payload.len(), limit = MAX_PAYLOAD_BYTES, "a reply is over the size limit; not publishing it");
             continue;
         }
+        // Before publishing: the receipt may arrive as soon as the reply is out.
+        if let Some((_, waiting)) = &shared.receipts {
+            waiting.record(&reply, &reply_topic, &answered);
+        }
         bump(&counters.replies);
-        shared.publisher.publish(reply_topic.as_str(), payload);
+        shared.publisher.publish(reply_channel.as_str(), payload);
     }
 }
 
@@ -328,7 +379,13 @@ mod tests {
         let config = BusConfig::new(RedisUrl::parse("redis://127.0.0.1:1").unwrap(), "test");
         let publisher = Publisher::start(config, OutboxOptions::default());
         let never_answers: NeverAnswers = |_| std::future::pending();
-        Rooms::new(never_answers, publisher, BotCounters::default(), options)
+        Rooms::new(
+            never_answers,
+            None,
+            publisher,
+            BotCounters::default(),
+            options,
+        )
     }
 
     fn key(room: &str) -> RoomKey {
@@ -381,7 +438,7 @@ mod tests {
         // However far the worker got, at most 1 + 2 of 6 fit.
         for _ in 0..6 {
             let slot = rooms.reserve().await;
-            rooms.dispatch(message("a"), slot, "a");
+            rooms.dispatch(Work::Message(message("a")), slot, "a");
         }
         let dropped = rooms.shared.counters.stats().dropped_room_queue_full;
         assert!((3..=4).contains(&dropped), "{dropped}");

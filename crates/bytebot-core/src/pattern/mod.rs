@@ -87,6 +87,25 @@ impl Pattern {
         Pattern(format!("{direction}.{platform}.*.*.*"))
     }
 
+    /// The same pattern for another direction: its first segment (the text before the
+    /// first `.`) replaced by `direction`. `inbound.discord.G.*.*` becomes
+    /// `receipt.discord.G.*.*`, the receipts of the replies to those messages (see
+    /// [`Bot::on_receipt`](crate::bot::Bot::on_receipt)). A pattern without a `.` has
+    /// no direction segment to replace (`*` already matches every direction) and is
+    /// returned as is.
+    ///
+    /// ```
+    /// # use bytebot_core::pattern::Pattern;
+    /// # use bytebot_core::Direction;
+    /// assert_eq!(Pattern::all_inbound().with_direction(Direction::Receipt).as_str(), "receipt.*.*.*.*");
+    /// ```
+    pub fn with_direction(&self, direction: Direction) -> Pattern {
+        match self.0.split_once('.') {
+            Some((_, rest)) => Pattern(format!("{direction}.{rest}")),
+            None => self.clone(),
+        }
+    }
+
     /// The pattern as sent to Redis.
     pub fn as_str(&self) -> &str {
         &self.0

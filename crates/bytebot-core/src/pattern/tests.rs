@@ -23,6 +23,41 @@ fn builder_fills_unset_segments_with_whole_segment_stars() {
     assert_eq!(user_anywhere.as_str(), "*.*.*.*.179258058118135808");
 }
 
+/// A bot subscribes to the receipts of its replies with the receipt form of its
+/// patterns: same address, other direction; a pattern without a direction segment is
+/// left alone.
+#[test]
+fn with_direction_replaces_only_the_first_segment() {
+    let guild = Pattern::builder()
+        .direction(Direction::Inbound)
+        .platform("discord")
+        .space(Space::id("G.1"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        guild.with_direction(Direction::Receipt).as_str(),
+        "receipt.discord.G%2E1.*.*"
+    );
+    assert_eq!(
+        Pattern::parse_raw("*.console.*.*.*")
+            .with_direction(Direction::Outbound)
+            .as_str(),
+        "outbound.console.*.*.*"
+    );
+    assert_eq!(
+        Pattern::parse_raw("*")
+            .with_direction(Direction::Receipt)
+            .as_str(),
+        "*"
+    );
+    let topic: Topic = "receipt.discord.G%2E1.c.u".parse().unwrap();
+    assert!(
+        guild
+            .with_direction(Direction::Receipt)
+            .matches_topic(&topic)
+    );
+}
+
 /// Exact segments are escaped like topics, so they never contain a metacharacter.
 #[test]
 fn builder_escapes_exact_segments_like_topics() {

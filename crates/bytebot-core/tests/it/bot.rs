@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytebot_core::bot::{Bot, BotCounters, BotOptions, BotStats};
+use bytebot_core::bot::{Bot, BotCounters, BotOptions, BotStats, Receipt};
 use bytebot_core::bus::{SubscribeOptions, Subscription};
 use bytebot_core::envelope::{
     Author, InboundKind, InboundMessage, MAX_PAYLOAD_BYTES, OutboundAction, OutboundMessage,
     Reaction, decode_outbound,
 };
 use bytebot_core::pattern::Pattern;
+use bytebot_core::receipt::{DeliveryError, DeliveryReceipt};
 use bytebot_core::{Direction, Space, Topic};
 use bytebot_test_support::{PATIENCE, RedisServer, bus_config, wait_until};
 use tokio::sync::{Notify, oneshot, watch};
@@ -435,6 +436,118 @@ async fn handlers_may_answer_with_any_valid_action() {
     );
     let stats = bot.stop().await;
     assert_eq!((stats.replies, stats.replies_refused), (3, 1));
+}
+
+/// The round trip: reply, receipt, edit. A bot gets the receipts of its own replies
+/// (from the same subscription), can act on the messages they name, and gets the
+/// receipts of those actions too; receipts for other subscribers' replies are skipped.
+#[tokio::test]
+async fn a_bot_gets_the_receipts_of_its_own_replies_and_edits_what_it_sent() {
+    let redis = RedisServer::start().await;
+    let mut listener = replies(&redis).await;
+    let receipts = Arc::new(std::sync::Mutex::new(Vec::<Receipt>::new()));
+    let seen = Arc::clone(&receipts);
+    let bot = start(
+        &redis,
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        )
+        .on_receipt(move |receipt: Receipt| {
+            seen.lock().unwrap().push(receipt.clone());
+            async move {
+                match receipt.receipt.message_ids.first() {
+                    Some(id) if receipt.action() == OutboundAction::Send && receipt.ok() => {
+                        vec![OutboundMessage::edit(id.clone(), "pong (edited)")]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+        }),
+        ping_pong,
+    )
+    .await;
+    let ping = inbound("r", "!ping");
+    publish(&redis, &ping.topic.to_string(), &ping.encode()).await;
+    let (channel, reply) = next_reply(&mut listener).await;
+    assert_eq!(reply.content, "pong");
+
+    // Play the gateway: another subscriber's receipt first, then ours.
+    let receipt_topic = ping
+        .reply_topic
+        .with_direction(Direction::Receipt)
+        .to_string();
+    assert_eq!(channel, ping.reply_topic.to_string());
+    let theirs = DeliveryReceipt::delivered(Some(inbound("r", "x").id), vec!["41".into()]);
+    assert_eq!(
+        publish(&redis, &receipt_topic, &theirs.encode()).await,
+        1,
+        "the bot subscribed to receipts"
+    );
+    let ours = DeliveryReceipt::delivered(reply.in_reply_to, vec!["42".into()]);
+    publish(&redis, &receipt_topic, &ours.encode()).await;
+
+    let (channel, edit) = next_reply(&mut listener).await;
+    assert_eq!(
+        channel,
+        ping.reply_topic.to_string(),
+        "where the reply went"
+    );
+    assert_eq!(edit.action, OutboundAction::Edit);
+    assert_eq!(edit.message_id.as_deref(), Some("42"));
+    assert_eq!(edit.content, "pong (edited)");
+    assert_eq!(
+        edit.in_reply_to,
+        Some(ping.id),
+        "still correlated with the !ping"
+    );
+
+    let failed = DeliveryReceipt::failed(
+        edit.in_reply_to,
+        vec!["42".into()],
+        DeliveryError {
+            code: Some(50005),
+            message: "Cannot edit a message authored by another user".into(),
+            status: Some(403),
+        },
+    )
+    .for_action(OutboundAction::Edit);
+    publish(&redis, &receipt_topic, &failed.encode()).await;
+    let counters = bot.counters.clone();
+    assert!(wait_until(PATIENCE, || counters.stats().receipts == 2).await);
+    let stats = bot.stop().await;
+    assert_eq!((stats.receipts, stats.skipped_receipt_not_ours), (2, 1));
+    assert_eq!(stats.replies, 2);
+    let receipts = receipts.lock().unwrap();
+    assert_eq!(receipts[0].receipt, ours);
+    assert_eq!(receipts[0].reply, reply);
+    assert_eq!(receipts[0].answered_message_id, ping.message_id);
+    assert_eq!(receipts[1].receipt, failed);
+    assert_eq!(receipts[1].reply, edit);
+}
+
+/// Without a receipt handler the bot does not subscribe to receipts at all.
+#[tokio::test]
+async fn a_bot_without_a_receipt_handler_hears_no_receipts() {
+    let redis = RedisServer::start().await;
+    let bot = start(
+        &redis,
+        Bot::new(
+            bus_config(&redis.url(), "test-bot"),
+            [Pattern::all_inbound()],
+        ),
+        ping_pong,
+    )
+    .await;
+    let topic = inbound("r", "")
+        .reply_topic
+        .with_direction(Direction::Receipt);
+    let receipt = DeliveryReceipt::delivered(None, vec!["1".into()]);
+    assert_eq!(
+        publish(&redis, &topic.to_string(), &receipt.encode()).await,
+        0
+    );
+    bot.stop().await;
 }
 
 /// Platforms refuse empty messages, so a blank reply must never reach the bus.
