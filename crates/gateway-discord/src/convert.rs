@@ -1,13 +1,14 @@
 //! The one place where serenity types meet envelopes: Discord messages become
-//! [`InboundMessage`]s, [`OutboundMessage`]s become serenity `CreateMessage` builders.
+//! [`InboundMessage`]s, the runtime's actions become serenity request builders.
 //!
 //! Nothing else in the crate builds a topic from a Discord id or a Discord request from
-//! an envelope, so the mapping (DM space, reply references, mention safety, splitting)
-//! is decided here and tested at the bottom of this file.
+//! an action, so the mapping (DM space, reply references, mention safety) is decided
+//! here and tested at the bottom of this file. Cleaning and splitting text is the
+//! runtime's (`bytebot_gateway::text`), with [`MESSAGE_LIMIT`] as Discord's limit.
 
-use bytebot_core::envelope::OutboundMessage;
 use bytebot_core::envelope::{Attachment, Author, InboundMessage, Mention, MentionPolicy};
 use bytebot_core::{Direction, Space, Topic, TopicError};
+use bytebot_gateway::Text;
 use serenity::all::{
     ChannelId, CreateAllowedMentions, CreateMessage, Message, MessageId, MessageReference,
     MessageReferenceKind, MessageType,
@@ -122,19 +123,19 @@ pub fn outbound_channel(topic: &Topic) -> Result<ChannelId, ConvertError> {
         .ok_or_else(|| ConvertError::InvalidChannel(shorten(room)))
 }
 
-/// The Discord requests for one outbound message: one per chunk of content (see
-/// [`split_content`]), in order. Only the first chunk is a reply, so a long answer
-/// quotes the question once.
+/// The Discord request that posts one part of a message (the runtime has cleaned and
+/// split the text, and set `reply_to` on the first part only). A part with `reply_to`
+/// is a Discord reply.
 ///
 /// Mentions are safe by default: `@everyone`, `@here` and role pings are allowed only
 /// when the envelope asks for [`MentionPolicy::All`] *and* the operator started the
 /// gateway with `--allow-mass-mentions`; otherwise they are sent as plain text.
-pub fn outbound_requests(
-    message: &OutboundMessage,
+pub fn send_request(
+    text: Text,
     channel_id: ChannelId,
     allow_mass_mentions: bool,
-) -> Result<Vec<CreateMessage>, ConvertError> {
-    let reply_to = match &message.reply_to {
+) -> Result<CreateMessage, ConvertError> {
+    let reply_to = match &text.reply_to {
         Some(raw) => Some(
             parse_snowflake(raw)
                 .map(MessageId::new)
@@ -142,26 +143,19 @@ pub fn outbound_requests(
         ),
         None => None,
     };
-    let requests = split_content(&message.content, MESSAGE_LIMIT)
-        .into_iter()
-        .enumerate()
-        .map(|(index, chunk)| {
-            let mut request = CreateMessage::new()
-                .content(chunk)
-                .allowed_mentions(allowed_mentions(message.mentions, allow_mass_mentions));
-            if let (0, Some(message_id)) = (index, reply_to) {
-                // If the message was deleted meanwhile, send a plain message instead of
-                // failing: the answer matters more than the quote.
-                request = request.reference_message(
-                    MessageReference::new(MessageReferenceKind::Default, channel_id)
-                        .message_id(message_id)
-                        .fail_if_not_exists(false),
-                );
-            }
-            request
-        })
-        .collect();
-    Ok(requests)
+    let mut request = CreateMessage::new()
+        .content(text.content)
+        .allowed_mentions(allowed_mentions(text.mentions, allow_mass_mentions));
+    if let Some(message_id) = reply_to {
+        // If the message was deleted meanwhile, send a plain message instead of
+        // failing: the answer matters more than the quote.
+        request = request.reference_message(
+            MessageReference::new(MessageReferenceKind::Default, channel_id)
+                .message_id(message_id)
+                .fail_if_not_exists(false),
+        );
+    }
+    Ok(request)
 }
 
 /// Discord's `allowed_mentions` for a mention policy. Never `everyone` or `roles`
@@ -197,228 +191,52 @@ fn shorten(raw: &str) -> String {
     }
 }
 
-/// Splits `content` into chunks of at most `limit` characters (code points), in order.
-///
-/// A chunk ends at a line break when there is one in the second half of the window,
-/// else at the last whitespace, else (a single word longer than `limit`) exactly at the
-/// limit. The separator at a split is dropped (a `\r\n` as a whole); every other
-/// character is kept. Chunks with nothing but whitespace are left out, so an empty
-/// message is never sent. Content within the limit is returned unchanged.
-pub fn split_content(content: &str, limit: usize) -> Vec<String> {
-    assert!(limit > 0, "the chunk limit must be positive");
-    let mut chunks = Vec::new();
-    let mut rest = content;
-    loop {
-        // The byte offset of the character just past the limit, if there is one.
-        let Some((window_end, next)) = rest.char_indices().nth(limit) else {
-            push_chunk(&mut chunks, rest);
-            return chunks;
-        };
-        // The window includes that next character, so a separator right after a full
-        // chunk counts as a boundary.
-        let window = &rest[..window_end + next.len_utf8()];
-        let (chunk_end, resume) = break_point(window).unwrap_or((window_end, window_end));
-        push_chunk(&mut chunks, &rest[..chunk_end]);
-        rest = &rest[resume..];
-    }
-}
-
-/// Where to split a window of `limit + 1` characters: `(end of the chunk, start of the
-/// rest)` in bytes, or `None` when it has no whitespace at all.
-fn break_point(window: &str) -> Option<(usize, usize)> {
-    if let Some(newline) = window
-        .rfind('\n')
-        .filter(|index| *index >= window.len() / 2)
-    {
-        let chunk_end = if window[..newline].ends_with('\r') {
-            newline - 1
-        } else {
-            newline
-        };
-        return Some((chunk_end, newline + 1));
-    }
-    window
-        .char_indices()
-        .rev()
-        .find(|(_, character)| character.is_whitespace())
-        .map(|(index, character)| {
-            // Do not leave a `\r` behind when breaking at the `\n` of a CRLF.
-            let chunk_end = if character == '\n' && window[..index].ends_with('\r') {
-                index - 1
-            } else {
-                index
-            };
-            (chunk_end, index + character.len_utf8())
-        })
-}
-
-fn push_chunk(chunks: &mut Vec<String>, chunk: &str) {
-    if !chunk.trim().is_empty() {
-        chunks.push(chunk.to_owned());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn words(n_words: usize) -> String {
-        (0..n_words)
-            .map(|i| format!("word{i}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    fn assert_within_limit(chunks: &[String], limit: usize) {
-        for chunk in chunks {
-            let n_chars = chunk.chars().count();
-            assert!(n_chars <= limit, "chunk of {n_chars} chars");
-            assert!(!chunk.trim().is_empty(), "empty chunk");
-        }
-    }
-
-    #[test]
-    fn short_content_is_one_unchanged_chunk() {
-        assert_eq!(split_content("pong", 2000), ["pong"]);
-        let exact = "a".repeat(2000);
-        assert_eq!(split_content(&exact, 2000), vec![exact]);
-    }
-
-    /// A 5000-character answer becomes three messages that never cut a word.
-    #[test]
-    fn long_text_splits_at_word_boundaries_in_order() {
-        let content = words(700);
-        assert!(content.chars().count() > 5000);
-        let chunks = split_content(&content, MESSAGE_LIMIT);
-        assert_eq!(
-            chunks.len(),
-            3,
-            "{:?}",
-            chunks.iter().map(String::len).collect::<Vec<_>>()
-        );
-        assert_within_limit(&chunks, MESSAGE_LIMIT);
-        assert_eq!(chunks.join(" "), content, "words lost, cut or reordered");
-        for chunk in &chunks {
-            assert!(
-                chunk.starts_with("word") && !chunk.ends_with(' '),
-                "{chunk:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn line_breaks_are_preferred_over_spaces() {
-        let line = "abc ".repeat(199).trim_end().to_owned(); // 795 chars
-        let content = vec![line; 4].join("\n");
-        let chunks = split_content(&content, MESSAGE_LIMIT);
-        assert_within_limit(&chunks, MESSAGE_LIMIT);
-        for chunk in &chunks {
-            assert!(chunk.ends_with("abc"), "split inside a line: {chunk:?}");
-        }
-        assert_eq!(chunks.join("\n"), content);
-    }
-
-    #[test]
-    fn crlf_is_never_cut_in_half() {
-        let content = vec!["x".repeat(1500); 3].join("\r\n");
-        let chunks = split_content(&content, MESSAGE_LIMIT);
-        assert_eq!(chunks.len(), 3);
-        for chunk in &chunks {
-            assert_eq!(chunk, &"x".repeat(1500));
-        }
-        // A CRLF found by the whitespace search (first half of the window) too.
-        let chunks = split_content("ab\r\ncdefgh", 6);
-        assert_eq!(chunks, ["ab", "cdefgh"]);
-    }
-
-    /// One word longer than the limit must still be sent, cut exactly at the limit.
-    #[test]
-    fn a_single_huge_word_is_cut_at_the_limit() {
-        let content = "y".repeat(4500);
-        let chunks = split_content(&content, MESSAGE_LIMIT);
-        assert_eq!(
-            chunks.iter().map(|c| c.chars().count()).collect::<Vec<_>>(),
-            [2000, 2000, 500]
-        );
-        assert_eq!(chunks.concat(), content);
-    }
-
-    /// Discord counts code points, not bytes: multi-byte text must not be split early
-    /// or on a byte boundary inside a character.
-    #[test]
-    fn unicode_is_counted_in_characters() {
-        let content = "é🦀".repeat(1500); // 3000 chars, 9000 bytes
-        let chunks = split_content(&content, MESSAGE_LIMIT);
-        assert_eq!(
-            chunks.iter().map(|c| c.chars().count()).collect::<Vec<_>>(),
-            [2000, 1000]
-        );
-        assert_eq!(chunks.concat(), content);
-        let spaced = vec!["日本語"; 800].join(" ");
-        let chunks = split_content(&spaced, MESSAGE_LIMIT);
-        assert_within_limit(&chunks, MESSAGE_LIMIT);
-        assert!(chunks.iter().all(|chunk| chunk.ends_with('語')));
-    }
-
-    #[test]
-    fn whitespace_only_chunks_are_never_produced() {
-        let content = format!("{}{}", "\n".repeat(3000), "hello");
-        let chunks = split_content(&content, MESSAGE_LIMIT);
-        assert_eq!(chunks.len(), 1, "a chunk of only line breaks was kept");
-        assert_eq!(chunks[0].trim(), "hello");
-        assert!(split_content(" \n ", MESSAGE_LIMIT).is_empty());
-    }
-
-    fn request_json(message: &OutboundMessage, allow_mass_mentions: bool) -> Vec<Value> {
-        outbound_requests(message, ChannelId::new(42), allow_mass_mentions)
-            .unwrap()
-            .iter()
-            .map(|request| serde_json::to_value(request).unwrap())
-            .collect()
+    fn request_json(text: &Text, allow_mass_mentions: bool) -> Value {
+        let request = send_request(text.clone(), ChannelId::new(42), allow_mass_mentions).unwrap();
+        serde_json::to_value(request).unwrap()
     }
 
     /// A subscriber echoing user text must not be able to ping a whole server.
     #[test]
     fn mass_mentions_need_the_envelope_and_the_operator() {
-        let mut message = OutboundMessage::new("@everyone look");
+        let mut message = Text::new("@everyone look");
         let parse = |value: &Value| value["allowed_mentions"]["parse"].clone();
-        assert_eq!(parse(&request_json(&message, true)[0]), json!(["users"]));
+        assert_eq!(parse(&request_json(&message, true)), json!(["users"]));
         message.mentions = MentionPolicy::All;
-        assert_eq!(parse(&request_json(&message, false)[0]), json!(["users"]));
+        assert_eq!(parse(&request_json(&message, false)), json!(["users"]));
         assert_eq!(
-            parse(&request_json(&message, true)[0]),
+            parse(&request_json(&message, true)),
             json!(["users", "roles", "everyone"])
         );
         message.mentions = MentionPolicy::None;
-        let none = &request_json(&message, true)[0];
+        let none = &request_json(&message, true);
         assert_eq!(parse(none), json!([]));
         assert_eq!(none["allowed_mentions"]["replied_user"], json!(false));
     }
 
     #[test]
-    fn reply_to_becomes_a_reference_on_the_first_chunk_only() {
-        let mut message = OutboundMessage::new(words(700));
-        message.reply_to = Some("1443167930991902725".into());
-        let requests = request_json(&message, false);
-        assert_eq!(requests.len(), 3);
-        let reference = &requests[0]["message_reference"];
+    fn reply_to_becomes_a_reference_that_may_be_gone() {
+        let mut text = Text::new("pong");
+        text.reply_to = Some("1443167930991902725".into());
+        let reference = &request_json(&text, false)["message_reference"];
         assert_eq!(reference["message_id"], json!("1443167930991902725"));
         assert_eq!(reference["channel_id"], json!("42"));
         assert_eq!(reference["fail_if_not_exists"], json!(false));
-        assert!(
-            requests[1]
-                .get("message_reference")
-                .is_none_or(Value::is_null)
-        );
+        let plain = request_json(&Text::new("pong"), false);
+        assert!(plain.get("message_reference").is_none_or(Value::is_null));
     }
 
     #[test]
     fn bad_ids_are_errors_not_panics() {
-        let mut message = OutboundMessage::new("x");
-        message.reply_to = Some("not-an-id".into());
+        let mut text = Text::new("x");
+        text.reply_to = Some("not-an-id".into());
         assert_eq!(
-            outbound_requests(&message, ChannelId::new(1), false).unwrap_err(),
+            send_request(text, ChannelId::new(1), false).unwrap_err(),
             ConvertError::InvalidReplyTo("not-an-id".into())
         );
         for room in ["general", "0", "-5", "99999999999999999999999"] {

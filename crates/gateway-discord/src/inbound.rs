@@ -1,8 +1,6 @@
 //! Discord -> Redis: publishes each chat message as an inbound envelope, in the order
-//! Discord sent them.
-//!
-//! Publishing goes through the bus [`Publisher`], which never blocks: while Redis is
-//! down, messages wait in its bounded outbox and are published when it returns.
+//! Discord sent them, through the runtime's [`Inbound`] handle (which applies the loop
+//! guard and never blocks: while Redis is down, messages wait in a bounded outbox).
 //!
 //! Order: serenity runs every `EventHandler` call on a task of its own, and tokio's
 //! scheduler runs the most recently spawned task first, so a burst of messages reaches
@@ -17,24 +15,18 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytebot_core::bus::Publisher;
+use bytebot_gateway::Inbound;
 use serenity::all::{
     CollectorCallback, Context, Event, EventHandler, Message, MessageCreateEvent, MessageId, Ready,
-    ResumedEvent, UserId,
+    ResumedEvent,
 };
 use serenity::async_trait;
 
-use crate::GatewayCounters;
 use crate::convert;
 
-/// What decides whether and where a Discord message is published.
-pub(crate) struct Inbound {
-    pub(crate) publisher: Publisher,
-    /// The bot's own user: its messages are never published (they would loop).
-    pub(crate) own_user_id: UserId,
-    /// Whether other bots' messages are published (`--include-bots`).
-    pub(crate) include_bots: bool,
-    pub(crate) counters: GatewayCounters,
+/// Turns Discord events into inbound envelopes, in gateway order.
+pub(crate) struct Events {
+    inbound: Inbound,
     /// Messages the collector handled whose handler call has not come yet; each id
     /// stays here only between the two, so the set stays tiny.
     collected: Mutex<HashSet<MessageId>>,
@@ -42,53 +34,33 @@ pub(crate) struct Inbound {
     generation: AtomicU64,
 }
 
-impl Inbound {
-    pub(crate) fn new(
-        publisher: Publisher,
-        own_user_id: UserId,
-        include_bots: bool,
-        counters: GatewayCounters,
-    ) -> Inbound {
-        Inbound {
-            publisher,
-            own_user_id,
-            include_bots,
-            counters,
+impl Events {
+    pub(crate) fn new(inbound: Inbound) -> Events {
+        Events {
+            inbound,
             collected: Mutex::default(),
             generation: AtomicU64::new(0),
         }
     }
 
-    /// Publishes `message` unless it is the bot's own, another bot's (without
-    /// `--include-bots`) or a system message. Never blocks.
+    /// Publishes `message` unless it is a system message; the runtime's loop guard
+    /// skips the bot's own and other bots' (without `--include-bots`). Never blocks.
     fn publish(&self, message: &Message) {
-        if message.author.id == self.own_user_id {
-            self.counters.add(|c| &c.inbound_ignored);
-            return;
-        }
-        if message.author.bot && !self.include_bots {
-            tracing::debug!(message_id = %message.id, author = %message.author.id, "ignoring a message from another bot (see --include-bots)");
-            self.counters.add(|c| &c.inbound_ignored);
-            return;
-        }
         if !convert::is_chat_message(message) {
             tracing::debug!(message_id = %message.id, kind = ?message.kind, "ignoring a system message");
-            self.counters.add(|c| &c.inbound_ignored);
+            self.inbound.ignore();
             return;
         }
-        let envelope = match convert::inbound_envelope(message) {
-            Ok(envelope) => envelope,
+        match convert::inbound_envelope(message) {
+            Ok(envelope) => {
+                self.inbound.publish(envelope);
+            }
             Err(err) => {
                 // Unreachable with Discord's numeric ids; never worth a crash.
                 tracing::warn!(message_id = %message.id, error = %err, "skipping a message with no valid topic");
-                self.counters.add(|c| &c.inbound_ignored);
-                return;
+                self.inbound.ignore();
             }
-        };
-        let topic = envelope.topic.to_string();
-        tracing::debug!(%topic, message_id = %envelope.message_id, envelope_id = %envelope.id, "publishing inbound message");
-        self.publisher.publish(topic, envelope.encode());
-        self.counters.add(|c| &c.inbound_published);
+        }
     }
 
     /// Registers the in-order collector on a new session's shard.
@@ -114,7 +86,7 @@ impl Inbound {
 }
 
 /// The serenity event handler.
-pub(crate) struct Handler(pub(crate) Arc<Inbound>);
+pub(crate) struct Handler(pub(crate) Arc<Events>);
 
 #[async_trait]
 impl EventHandler for Handler {

@@ -1,11 +1,8 @@
 //! gateway-discord: parses flags, installs tracing and runs the Discord <-> Redis bridge.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
-use bytebot_daemon::LogFormat;
+use bytebot_gateway::GatewayArgs;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
 use gateway_discord::Config;
@@ -21,27 +18,15 @@ use secrecy::SecretString;
                   Log levels come from RUST_LOG (default: info), e.g. RUST_LOG=gateway_discord=debug."
 )]
 struct Args {
-    /// Redis URL: redis://[user:password@]host[:port][/db], rediss:// for TLS.
-    #[arg(long, env = "REDIS_URL", default_value = DEFAULT_REDIS_URL, hide_env_values = true)]
-    redis_url: RedisUrl,
     /// Send Discord REST calls to this proxy (e.g. http://nirn-proxy:8080); turns serenity's rate limiter off.
     #[arg(long, env = "DISCORD_API_URL", value_parser = parse_api_url, hide_env_values = true)]
     discord_api_url: Option<String>,
-    /// Also publish messages written by other bots (never the gateway's own).
-    #[arg(long, env = "BYTEBOT_INCLUDE_BOTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    include_bots: bool,
     /// Let envelopes with "mentions": "all" ping @everyone, @here and roles.
     #[arg(long, env = "BYTEBOT_ALLOW_MASS_MENTIONS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     allow_mass_mentions: bool,
-    /// Log format (levels come from RUST_LOG, default info).
-    #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-    /// Seconds to finish sends in flight on SIGINT/SIGTERM before exiting.
-    #[arg(long, env = "BYTEBOT_SHUTDOWN_TIMEOUT", default_value_t = 10)]
-    shutdown_timeout: u64,
-    /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090); off when unset.
-    #[arg(long, env = "BYTEBOT_HTTP_ADDR")]
-    http_addr: Option<SocketAddr>,
+    /// The flags every gateway shares.
+    #[command(flatten)]
+    gateway: GatewayArgs,
 }
 
 /// An `http://` or `https://` base URL, without a trailing slash.
@@ -55,7 +40,7 @@ fn parse_api_url(raw: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    bytebot_daemon::logging::init(args.log_format, "info");
+    bytebot_daemon::logging::init(args.gateway.log_format, "info");
     let token = match std::env::var("DISCORD_TOKEN") {
         Ok(token) if !token.trim().is_empty() => SecretString::from(token),
         _ => {
@@ -67,11 +52,9 @@ fn main() -> ExitCode {
     };
     let config = Config {
         discord_api_url: args.discord_api_url,
-        include_bots: args.include_bots,
         allow_mass_mentions: args.allow_mass_mentions,
-        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
-        http_addr: args.http_addr,
-        ..Config::new(token, args.redis_url)
+        gateway: args.gateway.config(),
+        ..Config::new(token, args.gateway.redis_url.clone())
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -101,7 +84,7 @@ mod tests {
     fn flags_are_consistent() {
         Args::command().debug_assert();
         let args = Args::try_parse_from(["gateway-discord", "--include-bots"]).unwrap();
-        assert!(args.include_bots);
+        assert!(args.gateway.include_bots);
         assert!(Args::try_parse_from(["gateway-discord", "--token", "x"]).is_err());
     }
 

@@ -1,6 +1,6 @@
 //! Test harness shared by Bytebot's tests: private `redis-server` and `ngircd`
-//! processes (with [`IrcClient`], a plain IRC client playing the human), the fake
-//! Discord, and the helpers every test file would otherwise repeat ([`PATIENCE`],
+//! processes (with [`IrcClient`], a plain IRC client playing the human), a TCP proxy
+//! for outages, and the helpers every test file would otherwise repeat ([`PATIENCE`],
 //! [`bus_config`], waiting for `PUBSUB NUMPAT`, polling `/readyz` and `/metrics`).
 //!
 //! Every test that needs Redis starts its own server on a free port with persistence
@@ -20,15 +20,11 @@
 //! (it lands in the failing test's captured output), so a failure in CI shows what
 //! Redis saw.
 
-mod fake_discord;
 mod http;
 mod irc_server;
 mod proxy;
 mod redis_server;
 
-pub use fake_discord::{
-    DiscordMessage, FAKE_BOT_USER_ID, FAKE_BOT_USERNAME, FakeDiscord, PostedMessage, RestRequest,
-};
 pub use http::{
     HttpResponse, free_local_addr, http_get, metric_value, scrape_until, wait_for_status,
 };

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::fake_discord::DiscordMessage;
 use bytebot_core::envelope::decode_inbound;
-use bytebot_test_support::DiscordMessage;
 
 use crate::support::{ALICE, CHANNEL, GUILD, Gateway, PATIENCE, outbound_topic};
 

@@ -3,9 +3,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::fake_discord::{DiscordMessage, FakeDiscord};
 use bytebot_test_support::{
-    DiscordMessage, FakeDiscord, RedisServer, free_local_addr, http_get, metric_value,
-    scrape_until, wait_for_status, wait_until,
+    RedisServer, free_local_addr, http_get, metric_value, scrape_until, wait_for_status, wait_until,
 };
 
 use crate::support::{ALICE, CHANNEL, GUILD, PATIENCE, TOKEN, outbound_topic, subscribe};
@@ -62,6 +62,8 @@ async fn help_lists_every_flag_and_hides_secrets() {
         "--allow-mass-mentions",
         "--log-format",
         "--http-addr",
+        "--max-parts",
+        "BYTEBOT_MAX_PARTS",
         "DISCORD_TOKEN",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");

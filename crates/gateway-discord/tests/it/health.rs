@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
+use crate::fake_discord::FakeDiscord;
 use bytebot_test_support::{
-    FakeDiscord, RedisServer, free_local_addr, http_get, metric_value, scrape_until,
-    wait_for_status, wait_until,
+    RedisServer, free_local_addr, http_get, metric_value, scrape_until, wait_for_status, wait_until,
 };
 use tokio::sync::oneshot;
 
@@ -26,7 +26,7 @@ async fn readyz_follows_the_discord_session_and_redis() {
     discord.hold_identify();
     let addr = free_local_addr();
     let mut config = config(&redis, &discord);
-    config.http_addr = Some(addr);
+    config.gateway.http_addr = Some(addr);
     let (stop, stopped) = oneshot::channel::<()>();
     let gateway = tokio::spawn(gateway_discord::run(config, async {
         let _ = stopped.await;
@@ -76,7 +76,7 @@ async fn readyz_follows_the_discord_session_and_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_an_outbound_message_and_its_send_latency() {
     let addr = free_local_addr();
-    let gateway = Gateway::start_with(|config| config.http_addr = Some(addr)).await;
+    let gateway = Gateway::start_with(|config| config.gateway.http_addr = Some(addr)).await;
     let before = http_get(addr, "/metrics").await.expect("/metrics answers");
     assert_eq!(before.status, 200);
     let sent = r#"bytebot_messages_sent_total{daemon="gateway-discord"}"#;

@@ -1,7 +1,7 @@
 //! Discord -> Redis: messages become envelopes on the right topics.
 
+use crate::fake_discord::{DiscordMessage, FAKE_BOT_USER_ID};
 use bytebot_core::envelope::decode_inbound;
-use bytebot_test_support::{DiscordMessage, FAKE_BOT_USER_ID};
 
 use crate::support::{ALICE, CHANNEL, GUILD, Gateway, next};
 
@@ -65,7 +65,7 @@ async fn own_and_bot_messages_are_not_published() {
     gateway.discord.send_message(&own);
     gateway
         .discord
-        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, 42, "another bot").from_bot());
+        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, 42, "another bot").by_bot());
     // A human message after them: once it arrives, the others had their chance.
     gateway
         .discord
@@ -89,14 +89,14 @@ async fn own_and_bot_messages_are_not_published() {
 /// `--include-bots` publishes other bots, still never the gateway's own messages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn include_bots_publishes_other_bots_but_never_itself() {
-    let gateway = Gateway::start_with(|config| config.include_bots = true).await;
+    let gateway = Gateway::start_with(|config| config.gateway.include_bots = true).await;
     let mut inbound = gateway.subscribe("inbound.discord.*").await;
     let mut own = DiscordMessage::guild(GUILD, CHANNEL, FAKE_BOT_USER_ID, "my own reply");
     own.author_bot = true;
     gateway.discord.send_message(&own);
     gateway
         .discord
-        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, 42, "another bot").from_bot());
+        .send_message(&DiscordMessage::guild(GUILD, CHANNEL, 42, "another bot").by_bot());
 
     let envelope = decode_inbound(&next(&mut inbound).await.payload).unwrap();
     assert_eq!(envelope.content, "another bot");

@@ -1,8 +1,9 @@
 //! End-to-end tests of the gateway: a real private Redis, serenity pointed at the fake
-//! Discord from `bytebot-test-support`, and `run` (or the built binary) in between.
+//! Discord of `fake_discord/`, and `run` (or the built binary) in between.
 
 mod bench;
 mod binary;
+mod fake_discord;
 mod health;
 mod inbound;
 mod outbound;

@@ -329,3 +329,45 @@ async fn invalid_payload_gets_a_failed_receipt() {
     );
     gateway.stop().await.unwrap();
 }
+
+/// One huge publish must not hold a channel for minutes: what would take more than
+/// `--max-parts` (default 10) messages is not sent at all, and the receipt says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_over_max_parts_is_not_sent() {
+    let gateway = Gateway::start().await;
+    let mut receipts = gateway.subscribe("receipt.discord.*").await;
+    let content = "word ".repeat(4500); // 22 500 characters: 12 messages
+    gateway
+        .publish(
+            &outbound_topic(CHANNEL),
+            OutboundMessage::new(content).encode(),
+        )
+        .await;
+    let (_, receipt) = next_json(&mut receipts).await;
+    assert_eq!(receipt["ok"], json!(false));
+    let reason = receipt["error"]["message"].as_str().unwrap();
+    assert!(reason.contains("12 parts"), "{reason}");
+    assert!(reason.contains("--max-parts"), "{reason}");
+    assert_eq!(gateway.counters.stats().outbound_too_many_parts, 1);
+    assert!(gateway.discord.posted().is_empty());
+    gateway.stop().await.unwrap();
+}
+
+/// Control characters never reach Discord (an ESC would reach every client that
+/// renders the message raw); line breaks do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_never_reach_discord() {
+    let gateway = Gateway::start().await;
+    gateway
+        .publish(
+            &outbound_topic(CHANNEL),
+            OutboundMessage::new("\u{1b}[2Jpong\r\nline\0").encode(),
+        )
+        .await;
+    assert!(wait_posted(&gateway.discord, CHANNEL, 1).await);
+    assert_eq!(
+        gateway.discord.posted_in(CHANNEL)[0].content(),
+        "[2Jpong\nline"
+    );
+    gateway.stop().await.unwrap();
+}

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use crate::fake_discord::{DiscordMessage, FakeDiscord};
 use bytebot_core::envelope::{OutboundMessage, decode_inbound};
-use bytebot_test_support::{DiscordMessage, FakeDiscord, RedisServer, wait_until};
+use bytebot_test_support::{RedisServer, wait_until};
 use tokio::sync::oneshot;
 
 use crate::support::{
@@ -321,7 +322,8 @@ async fn shutdown_finishes_the_sends_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_deadline_bounds_a_stuck_send() {
     let gateway =
-        Gateway::start_with(|config| config.shutdown_timeout = Duration::from_secs(1)).await;
+        Gateway::start_with(|config| config.gateway.shutdown_timeout = Duration::from_secs(1))
+            .await;
     gateway.discord.delay_posts(Duration::from_secs(3600));
     gateway.publish(&outbound_topic(CHANNEL), "\"stuck\"").await;
     assert!(

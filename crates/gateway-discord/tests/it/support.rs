@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use crate::fake_discord::FakeDiscord;
 use bytebot_core::bus::{self, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::pattern::Pattern;
-use bytebot_test_support::{FakeDiscord, RedisServer, bus_config, wait_until};
+use bytebot_test_support::{RedisServer, bus_config, wait_until};
 use gateway_discord::{Config, GatewayCounters};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
@@ -42,7 +43,7 @@ impl Gateway {
         let discord = FakeDiscord::start().await;
         let mut config = config(&redis, &discord);
         configure(&mut config);
-        let counters = config.counters.clone();
+        let counters = config.gateway.counters.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(gateway_discord::run(config, async {
             let _ = stopped.await;
@@ -114,7 +115,7 @@ pub fn config(redis: &RedisServer, discord: &FakeDiscord) -> Config {
         RedisUrl::parse(&redis.url()).unwrap(),
     );
     config.discord_api_url = Some(discord.api_url());
-    config.shutdown_timeout = Duration::from_secs(5);
+    config.gateway.shutdown_timeout = Duration::from_secs(5);
     config
 }
 

@@ -123,7 +123,7 @@ impl DiscordMessage {
     }
 
     /// The same message, written by a bot.
-    pub fn from_bot(mut self) -> DiscordMessage {
+    pub fn by_bot(mut self) -> DiscordMessage {
         self.author_bot = true;
         self
     }
@@ -383,16 +383,6 @@ impl FakeDiscord {
     /// RESUMEs received.
     pub fn resume_count(&self) -> u64 {
         self.state.resumes.load(Ordering::Relaxed)
-    }
-
-    /// Heartbeats received (all acknowledged).
-    pub fn heartbeat_count(&self) -> u64 {
-        self.state.heartbeats.load(Ordering::Relaxed)
-    }
-
-    /// WebSocket connections accepted.
-    pub fn connection_count(&self) -> u64 {
-        self.state.connections.load(Ordering::Relaxed)
     }
 
     /// Sessions that got READY or RESUMED: the client is listening.
