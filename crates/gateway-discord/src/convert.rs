@@ -6,12 +6,16 @@
 //! here and tested at the bottom of this file. Cleaning and splitting text is the
 //! runtime's (`bytebot_gateway::text`), with [`MESSAGE_LIMIT`] as Discord's limit.
 
-use bytebot_core::envelope::{Attachment, Author, InboundMessage, Mention, MentionPolicy};
+use bytebot_core::envelope::{
+    Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, MentionPolicy,
+    Reaction as EnvelopeReaction, UNKNOWN_USER,
+};
 use bytebot_core::{Direction, Space, Topic, TopicError};
 use bytebot_gateway::Text;
 use serenity::all::{
-    ChannelId, CreateAllowedMentions, CreateMessage, Message, MessageId, MessageReference,
-    MessageReferenceKind, MessageType,
+    Attachment as DiscordAttachment, ChannelId, CreateAllowedMentions, CreateMessage, EditMessage,
+    EmojiId, GuildId, Message, MessageId, MessageReference, MessageReferenceKind, MessageType,
+    MessageUpdateEvent, Reaction, ReactionType, User,
 };
 
 /// The platform segment of every topic this gateway reads or writes.
@@ -35,6 +39,12 @@ pub enum ConvertError {
     /// `reply_to` must be a Discord message id.
     #[error("reply_to `{0}` is not a discord message id")]
     InvalidReplyTo(String),
+    /// `message_id` must be a Discord message id.
+    #[error("message_id `{0}` is not a discord message id")]
+    InvalidMessageId(String),
+    /// `emoji` must be a Unicode emoji or a custom one as `name:id`.
+    #[error("emoji `{0}` is neither a unicode emoji nor `name:id`")]
+    InvalidEmoji(String),
 }
 
 /// Whether a Discord message is something people said (a plain message or a reply), as
@@ -47,50 +57,58 @@ pub fn is_chat_message(message: &Message) -> bool {
     )
 }
 
-/// The inbound topic of a Discord message: `inbound.discord.<guild>.<channel>.<author>`,
-/// with the `@me` space for a direct message (no guild).
-pub fn inbound_topic(message: &Message) -> Result<Topic, TopicError> {
-    let space = match message.guild_id {
+/// The inbound topic `inbound.discord.<guild>.<channel>.<user>`, with the `@me` space
+/// for a direct message (no guild).
+fn topic(
+    guild_id: Option<GuildId>,
+    channel_id: ChannelId,
+    user: &str,
+) -> Result<Topic, TopicError> {
+    let space = match guild_id {
         Some(guild_id) => Space::id(guild_id.to_string()),
         None => Space::Direct,
     };
     Topic::builder(Direction::Inbound, PLATFORM)
         .space(space)
-        .room(message.channel_id.to_string())
-        .user(message.author.id.to_string())
+        .room(channel_id.to_string())
+        .user(user)
         .build()
 }
 
-/// The inbound envelope for a Discord message.
-pub fn inbound_envelope(message: &Message) -> Result<InboundMessage, TopicError> {
-    let topic = inbound_topic(message)?;
-    let mut author = Author::new(message.author.id.to_string(), message.author.name.clone());
-    author.bot = message.author.bot;
-    // The name people see in the room: the guild nickname, else the global display name.
-    author.display_name = message
-        .member
-        .as_ref()
-        .and_then(|member| member.nick.clone())
-        .or_else(|| message.author.global_name.clone())
-        .filter(|display_name| *display_name != message.author.name);
+/// The inbound topic of a Discord message: `inbound.discord.<guild>.<channel>.<author>`,
+/// with the `@me` space for a direct message (no guild).
+pub fn inbound_topic(message: &Message) -> Result<Topic, TopicError> {
+    topic(
+        message.guild_id,
+        message.channel_id,
+        &message.author.id.to_string(),
+    )
+}
 
-    let mut envelope = InboundMessage::new(
-        topic,
-        message.id.to_string(),
-        author,
-        message.content.clone(),
-    );
-    envelope.timestamp = *message.timestamp;
-    envelope.mentions = message
-        .mentions
+/// A Discord user as an envelope author; `nick` is the guild nickname, if any.
+fn author(user: &User, nick: Option<&str>) -> Author {
+    let mut author = Author::new(user.id.to_string(), user.name.clone());
+    author.bot = user.bot;
+    // The name people see in the room: the guild nickname, else the global display name.
+    author.display_name = nick
+        .map(str::to_owned)
+        .or_else(|| user.global_name.clone())
+        .filter(|display_name| *display_name != user.name);
+    author
+}
+
+fn mentions(users: &[User]) -> Vec<Mention> {
+    users
         .iter()
         .map(|user| Mention {
             id: user.id.to_string(),
             name: user.name.clone(),
         })
-        .collect();
-    envelope.attachments = message
-        .attachments
+        .collect()
+}
+
+fn attachments(attachments: &[DiscordAttachment]) -> Vec<Attachment> {
+    attachments
         .iter()
         .map(|attachment| Attachment {
             url: attachment.url.clone(),
@@ -98,7 +116,25 @@ pub fn inbound_envelope(message: &Message) -> Result<InboundMessage, TopicError>
             content_type: attachment.content_type.clone(),
             size: Some(u64::from(attachment.size)),
         })
-        .collect();
+        .collect()
+}
+
+/// The inbound envelope for a Discord message.
+pub fn inbound_envelope(message: &Message) -> Result<InboundMessage, TopicError> {
+    let topic = inbound_topic(message)?;
+    let nick = message
+        .member
+        .as_ref()
+        .and_then(|member| member.nick.as_deref());
+    let mut envelope = InboundMessage::new(
+        topic,
+        message.id.to_string(),
+        author(&message.author, nick),
+        message.content.clone(),
+    );
+    envelope.timestamp = *message.timestamp;
+    envelope.mentions = mentions(&message.mentions);
+    envelope.attachments = attachments(&message.attachments);
     // A message reference is also used for forwards and crossposts; only a default
     // reference is a reply.
     envelope.reply_to = message
@@ -107,6 +143,95 @@ pub fn inbound_envelope(message: &Message) -> Result<InboundMessage, TopicError>
         .filter(|reference| reference.kind == MessageReferenceKind::Default)
         .and_then(|reference| reference.message_id)
         .map(|message_id| message_id.to_string());
+    Ok(envelope)
+}
+
+/// The `message_edited` envelope for a `MESSAGE_UPDATE`, or `None` when it is not an
+/// edit: Discord also sends updates when it adds an embed (link preview) or a
+/// reaction count changes, and only an update with `edited_timestamp` is one a person
+/// made. Only the fields Discord sent are filled (it sends the whole message on edits).
+pub fn edited_envelope(event: &MessageUpdateEvent) -> Option<Result<InboundMessage, TopicError>> {
+    let edited_at = event.edited_timestamp?;
+    let nick = event
+        .member
+        .as_ref()
+        .and_then(|member| member.as_ref())
+        .and_then(|member| member.nick.as_deref());
+    let author = match &event.author {
+        Some(user) => author(user, nick),
+        None => Author::unknown(),
+    };
+    let envelope = topic(event.guild_id, event.channel_id, &author.id).map(|topic| {
+        let mut envelope = InboundMessage::event(
+            InboundKind::MessageEdited,
+            topic,
+            event.id.to_string(),
+            author,
+        );
+        envelope.content = event.content.clone().unwrap_or_default();
+        envelope.timestamp = *edited_at;
+        envelope.mentions = event.mentions.as_deref().map(mentions).unwrap_or_default();
+        envelope.attachments = event
+            .attachments
+            .as_deref()
+            .map(attachments)
+            .unwrap_or_default();
+        envelope
+    });
+    Some(envelope)
+}
+
+/// The `message_deleted` envelope: Discord says only which message, in which channel,
+/// so the user segment (and `author`) is [`UNKNOWN_USER`] (`@unknown`, escaped
+/// `%40unknown` in the topic). Subscribe to `inbound.discord.<guild>.<channel>.*` to
+/// see deletions.
+pub fn deleted_envelope(
+    guild_id: Option<GuildId>,
+    channel_id: ChannelId,
+    message_id: MessageId,
+) -> Result<InboundMessage, TopicError> {
+    let topic = topic(guild_id, channel_id, UNKNOWN_USER)?;
+    Ok(InboundMessage::event(
+        InboundKind::MessageDeleted,
+        topic,
+        message_id.to_string(),
+        Author::unknown(),
+    ))
+}
+
+/// The `reaction_added` or `reaction_removed` envelope: the user segment and `author`
+/// are who reacted (their name only when Discord sends the member, i.e. on additions in
+/// a guild; else the id stands for the name).
+pub fn reaction_envelope(
+    kind: InboundKind,
+    reaction: &Reaction,
+) -> Result<InboundMessage, TopicError> {
+    let member_user = reaction.member.as_ref().map(|member| &member.user);
+    let author = match (member_user, reaction.user_id) {
+        (Some(user), _) => author(
+            user,
+            reaction
+                .member
+                .as_ref()
+                .and_then(|member| member.nick.as_deref()),
+        ),
+        (None, Some(user_id)) => Author::new(user_id.to_string(), user_id.to_string()),
+        (None, None) => Author::unknown(),
+    };
+    let topic = topic(reaction.guild_id, reaction.channel_id, &author.id)?;
+    let mut envelope = InboundMessage::event(kind, topic, reaction.message_id.to_string(), author);
+    envelope.reaction = Some(match &reaction.emoji {
+        ReactionType::Custom { id, name, .. } => EnvelopeReaction {
+            emoji: name.clone().unwrap_or_default(),
+            emoji_id: Some(id.to_string()),
+        },
+        ReactionType::Unicode(emoji) => EnvelopeReaction::unicode(emoji.clone()),
+        other => EnvelopeReaction::unicode(other.to_string()),
+    });
+    let mut discord = DiscordDetails::default();
+    discord.message_author_id = reaction.message_author_id.map(|id| id.to_string());
+    discord.burst = reaction.burst;
+    envelope.discord = (!discord.is_empty()).then_some(discord);
     Ok(envelope)
 }
 
@@ -156,6 +281,44 @@ pub fn send_request(
         );
     }
     Ok(request)
+}
+
+/// The Discord request that replaces a message's text, with the same mention safety
+/// as a send.
+pub fn edit_request(text: Text, allow_mass_mentions: bool) -> EditMessage {
+    EditMessage::new()
+        .content(text.content)
+        .allowed_mentions(allowed_mentions(text.mentions, allow_mass_mentions))
+}
+
+/// A message id from an envelope's `message_id`.
+pub fn message_id(raw: &str) -> Result<MessageId, ConvertError> {
+    parse_snowflake(raw)
+        .map(MessageId::new)
+        .ok_or_else(|| ConvertError::InvalidMessageId(shorten(raw)))
+}
+
+/// An envelope's `emoji`: a custom emoji as `name:id` (what Discord's API takes; a
+/// `<:name:id>` as typed in a message works too), anything else as a Unicode emoji.
+pub fn reaction_type(raw: &str) -> Result<ReactionType, ConvertError> {
+    let emoji = raw.trim();
+    let bare = emoji
+        .strip_prefix("<a:")
+        .or_else(|| emoji.strip_prefix("<:"))
+        .and_then(|inner| inner.strip_suffix('>'))
+        .unwrap_or(emoji);
+    if let Some((name, id)) = bare.rsplit_once(':') {
+        let id = parse_snowflake(id).ok_or_else(|| ConvertError::InvalidEmoji(shorten(raw)))?;
+        return Ok(ReactionType::Custom {
+            animated: emoji.starts_with("<a:"),
+            id: EmojiId::new(id),
+            name: Some(name.to_owned()).filter(|name| !name.is_empty()),
+        });
+    }
+    if emoji.is_empty() || emoji.chars().any(char::is_whitespace) {
+        return Err(ConvertError::InvalidEmoji(shorten(raw)));
+    }
+    Ok(ReactionType::Unicode(emoji.to_owned()))
 }
 
 /// Discord's `allowed_mentions` for a mention policy. Never `everyone` or `roles`
@@ -229,6 +392,26 @@ mod tests {
         assert_eq!(reference["fail_if_not_exists"], json!(false));
         let plain = request_json(&Text::new("pong"), false);
         assert!(plain.get("message_reference").is_none_or(Value::is_null));
+    }
+
+    /// Custom emoji go to Discord as `name:id` (also when typed as `<:name:id>`);
+    /// anything else is a Unicode emoji; blanks and words are refused.
+    #[test]
+    fn emoji_are_unicode_or_name_and_id() {
+        assert_eq!(reaction_type("👍").unwrap().as_data(), "%F0%9F%91%8D");
+        for custom in ["party:1190804811990446000", "<:party:1190804811990446000>"] {
+            assert_eq!(
+                reaction_type(custom).unwrap().as_data(),
+                "party:1190804811990446000"
+            );
+        }
+        for bad in ["", " ", "thumbs up", "party:notanid"] {
+            assert!(reaction_type(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            message_id("0").unwrap_err(),
+            ConvertError::InvalidMessageId("0".into())
+        );
     }
 
     #[test]

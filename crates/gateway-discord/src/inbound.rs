@@ -1,63 +1,138 @@
-//! Discord -> Redis: publishes each chat message as an inbound envelope, in the order
-//! Discord sent them, through the runtime's [`Inbound`] handle (which applies the loop
-//! guard and never blocks: while Redis is down, messages wait in a bounded outbox).
+//! Discord -> Redis: publishes each chat message, edit, deletion and reaction as an
+//! inbound envelope, in the order Discord sent them, through the runtime's [`Inbound`]
+//! handle (which applies the loop guard and never blocks: while Redis is down, messages
+//! wait in a bounded outbox).
 //!
 //! Order: serenity runs every `EventHandler` call on a task of its own, and tokio's
 //! scheduler runs the most recently spawned task first, so a burst of messages reaches
 //! the handler shuffled (a test saw message 5 published before 0..4). Serenity's
 //! collectors, however, are called synchronously by the shard runner, in gateway
 //! order, before the handler tasks are spawned. So messages are published from a
-//! collector registered on each new session (in `ready`); the `message` handler only
-//! publishes the few that arrived between READY and that registration, recognised
-//! because the collector has not seen them (it always runs before their handler).
+//! collector registered on each new session (in `ready`); the handlers only publish the
+//! few events that arrived between READY and that registration, recognised because the
+//! collector has not seen them (it always runs before their handler).
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytebot_core::TopicError;
+use bytebot_core::envelope::{InboundKind, InboundMessage};
 use bytebot_gateway::Inbound;
 use serenity::all::{
-    CollectorCallback, Context, Event, EventHandler, Message, MessageCreateEvent, MessageId, Ready,
-    ResumedEvent,
+    ChannelId, CollectorCallback, Context, Event, EventHandler, GuildId, Message,
+    MessageCreateEvent, MessageDeleteEvent, MessageId, MessageUpdateEvent, Reaction,
+    ReactionAddEvent, ReactionRemoveEvent, Ready, ResumedEvent,
 };
 use serenity::async_trait;
 
 use crate::convert;
 
+/// A Discord event the gateway publishes, as the collector and the handler both see it.
+enum Seen<'a> {
+    Created(&'a Message),
+    Updated(&'a MessageUpdateEvent),
+    Deleted {
+        guild_id: Option<GuildId>,
+        channel_id: ChannelId,
+        message_id: MessageId,
+    },
+    Reaction(InboundKind, &'a Reaction),
+}
+
+impl Seen<'_> {
+    fn from_event(event: &Event) -> Option<Seen<'_>> {
+        Some(match event {
+            Event::MessageCreate(MessageCreateEvent { message, .. }) => Seen::Created(message),
+            Event::MessageUpdate(update) => Seen::Updated(update),
+            Event::MessageDelete(MessageDeleteEvent {
+                guild_id,
+                channel_id,
+                message_id,
+                ..
+            }) => Seen::Deleted {
+                guild_id: *guild_id,
+                channel_id: *channel_id,
+                message_id: *message_id,
+            },
+            Event::ReactionAdd(ReactionAddEvent { reaction, .. }) => {
+                Seen::Reaction(InboundKind::ReactionAdded, reaction)
+            }
+            Event::ReactionRemove(ReactionRemoveEvent { reaction, .. }) => {
+                Seen::Reaction(InboundKind::ReactionRemoved, reaction)
+            }
+            _ => return None,
+        })
+    }
+
+    /// What identifies the event between the collector and its handler call.
+    fn key(&self) -> String {
+        match self {
+            Seen::Created(message) => format!("created {}", message.id),
+            Seen::Updated(update) => format!("updated {} {:?}", update.id, update.edited_timestamp),
+            Seen::Deleted { message_id, .. } => format!("deleted {message_id}"),
+            Seen::Reaction(kind, reaction) => format!(
+                "{kind} {} {:?} {}",
+                reaction.message_id, reaction.user_id, reaction.emoji
+            ),
+        }
+    }
+
+    /// The envelope, `Ok(None)` for what is never published (system messages, updates
+    /// that are not edits).
+    fn envelope(&self) -> Result<Option<InboundMessage>, TopicError> {
+        match self {
+            Seen::Created(message) if !convert::is_chat_message(message) => {
+                tracing::debug!(message_id = %message.id, kind = ?message.kind, "ignoring a system message");
+                Ok(None)
+            }
+            Seen::Created(message) => convert::inbound_envelope(message).map(Some),
+            Seen::Updated(update) => convert::edited_envelope(update).transpose(),
+            Seen::Deleted {
+                guild_id,
+                channel_id,
+                message_id,
+            } => convert::deleted_envelope(*guild_id, *channel_id, *message_id).map(Some),
+            Seen::Reaction(kind, reaction) => convert::reaction_envelope(*kind, reaction).map(Some),
+        }
+    }
+}
+
 /// Turns Discord events into inbound envelopes, in gateway order.
 pub(crate) struct Events {
     inbound: Inbound,
-    /// Messages the collector handled whose handler call has not come yet; each id
-    /// stays here only between the two, so the set stays tiny.
-    collected: Mutex<HashSet<MessageId>>,
+    /// Events the collector handled whose handler call has not come yet (a count per
+    /// key: the same reaction can come and go twice); each stays here only between the
+    /// two, so the map stays tiny.
+    collected: Mutex<HashMap<String, usize>>,
     /// Bumped for every session; a collector from an older session retires itself.
     generation: AtomicU64,
+    /// Set when the first collector is registered (readiness waits for it).
+    in_order: Arc<AtomicBool>,
 }
 
 impl Events {
-    pub(crate) fn new(inbound: Inbound) -> Events {
+    pub(crate) fn new(inbound: Inbound, in_order: Arc<AtomicBool>) -> Events {
         Events {
             inbound,
             collected: Mutex::default(),
             generation: AtomicU64::new(0),
+            in_order,
         }
     }
 
-    /// Publishes `message` unless it is a system message; the runtime's loop guard
-    /// skips the bot's own and other bots' (without `--include-bots`). Never blocks.
-    fn publish(&self, message: &Message) {
-        if !convert::is_chat_message(message) {
-            tracing::debug!(message_id = %message.id, kind = ?message.kind, "ignoring a system message");
-            self.inbound.ignore();
-            return;
-        }
-        match convert::inbound_envelope(message) {
-            Ok(envelope) => {
+    /// Publishes what `seen` means for subscribers, if anything; the runtime's loop
+    /// guard skips the bot's own events and other bots' (without `--include-bots`).
+    /// Never blocks.
+    fn publish(&self, seen: &Seen<'_>) {
+        match seen.envelope() {
+            Ok(Some(envelope)) => {
                 self.inbound.publish(envelope);
             }
+            Ok(None) => self.inbound.ignore(),
             Err(err) => {
                 // Unreachable with Discord's numeric ids; never worth a crash.
-                tracing::warn!(message_id = %message.id, error = %err, "skipping a message with no valid topic");
+                tracing::warn!(event = %seen.key(), error = %err, "skipping an event with no valid topic");
                 self.inbound.ignore();
             }
         }
@@ -66,22 +141,44 @@ impl Events {
     /// Registers the in-order collector on a new session's shard.
     fn collect(self: &Arc<Self>, ctx: &Context) {
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        let inbound = Arc::clone(self);
+        let events = Arc::clone(self);
         ctx.shard
             .add_collector(CollectorCallback(Box::new(move |event: &Event| {
-                if inbound.generation.load(Ordering::Acquire) != generation {
+                if events.generation.load(Ordering::Acquire) != generation {
                     return false; // a newer session has its own collector
                 }
-                if let Event::MessageCreate(MessageCreateEvent { message, .. }) = event {
-                    inbound
+                if let Some(seen) = Seen::from_event(event) {
+                    *events
                         .collected
                         .lock()
                         .expect("collected lock")
-                        .insert(message.id);
-                    inbound.publish(message);
+                        .entry(seen.key())
+                        .or_default() += 1;
+                    events.publish(&seen);
                 }
                 true
             })));
+        self.in_order.store(true, Ordering::Release);
+    }
+
+    /// The handler's side: publishes `seen` only if the collector did not (it was
+    /// dispatched before this session's collector was registered).
+    fn handle(&self, seen: &Seen<'_>) {
+        let collected = {
+            let mut collected = self.collected.lock().expect("collected lock");
+            let key = seen.key();
+            match collected.get_mut(&key) {
+                Some(1) => collected.remove(&key).is_some(),
+                Some(count) => {
+                    *count -= 1;
+                    true
+                }
+                None => false,
+            }
+        };
+        if !collected {
+            self.publish(seen);
+        }
     }
 }
 
@@ -105,15 +202,40 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _: Context, message: Message) {
-        let collected = self
-            .0
-            .collected
-            .lock()
-            .expect("collected lock")
-            .remove(&message.id);
-        if !collected {
-            // Dispatched before this session's collector was registered.
-            self.0.publish(&message);
-        }
+        self.0.handle(&Seen::Created(&message));
+    }
+
+    async fn message_update(
+        &self,
+        _: Context,
+        _: Option<Message>,
+        _: Option<Message>,
+        update: MessageUpdateEvent,
+    ) {
+        self.0.handle(&Seen::Updated(&update));
+    }
+
+    async fn message_delete(
+        &self,
+        _: Context,
+        channel_id: ChannelId,
+        message_id: MessageId,
+        guild_id: Option<GuildId>,
+    ) {
+        self.0.handle(&Seen::Deleted {
+            guild_id,
+            channel_id,
+            message_id,
+        });
+    }
+
+    async fn reaction_add(&self, _: Context, reaction: Reaction) {
+        self.0
+            .handle(&Seen::Reaction(InboundKind::ReactionAdded, &reaction));
+    }
+
+    async fn reaction_remove(&self, _: Context, reaction: Reaction) {
+        self.0
+            .handle(&Seen::Reaction(InboundKind::ReactionRemoved, &reaction));
     }
 }

@@ -3,11 +3,13 @@
 //! receipts, counters and the lifecycle).
 //!
 //! - Inbound (`inbound.rs`): every message the bot can see becomes an envelope on
-//!   `inbound.discord.<guild>.<channel>.<author>` (`@me` as the guild for a DM). The
-//!   bot's own messages are never published; other bots' only with `--include-bots`.
+//!   `inbound.discord.<guild>.<channel>.<author>` (`@me` as the guild for a DM), and so
+//!   do edits, deletions (user `@unknown`) and reactions (the user who reacted). The
+//!   bot's own are never published; other bots' only with `--include-bots`.
 //! - Outbound (`outbound.rs`): whatever arrives on `outbound.discord.*` is sent to the
 //!   channel in its topic (split at Discord's 2000-character limit, as a reply when it
-//!   has `reply_to`, with safe mentions), in order per channel; a
+//!   has `reply_to`, with safe mentions), or edits, deletes, reacts, unreacts or shows
+//!   typing, in order per channel; a
 //!   delivery receipt (`bytebot_core::receipt::DeliveryReceipt`) follows on
 //!   `receipt.discord.*`.
 //!
@@ -73,12 +75,15 @@ impl fmt::Debug for Config {
     }
 }
 
-/// The intents the gateway asks for. `MESSAGE_CONTENT` is privileged: without it
+/// The intents the gateway asks for: messages (with their edits and deletions) and
+/// reactions, in guilds and DMs. `MESSAGE_CONTENT` is privileged: without it
 /// Discord delivers messages with empty content, and it must be enabled for the bot in
 /// the developer portal or Discord closes the connection with 4014.
 const INTENTS: GatewayIntents = GatewayIntents::GUILD_MESSAGES
     .union(GatewayIntents::DIRECT_MESSAGES)
-    .union(GatewayIntents::MESSAGE_CONTENT);
+    .union(GatewayIntents::MESSAGE_CONTENT)
+    .union(GatewayIntents::GUILD_MESSAGE_REACTIONS)
+    .union(GatewayIntents::DIRECT_MESSAGE_REACTIONS);
 
 /// Runs the gateway until `shutdown` resolves (then drains within the shutdown
 /// timeout) or Discord ends the session for good.
@@ -97,7 +102,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     } = config;
     let redis_url = gateway.redis_url.clone();
     // Listening and subscribed before the Discord login: "alive, not ready".
-    let runtime = GatewayRuntime::start(platform, gateway, health(Arc::clone(&shards))).await?;
+    // Set once the in-order collector is registered (see `inbound.rs`).
+    let in_order = Arc::new(AtomicBool::new(false));
+    let health = health(Arc::clone(&shards), Arc::clone(&in_order));
+    let runtime = GatewayRuntime::start(platform, gateway, health).await?;
     runtime
         .run(
             |inbound| async move {
@@ -108,6 +116,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     &redis_url,
                     inbound,
                     shards,
+                    in_order,
                 )
                 .await
             },
@@ -125,6 +134,7 @@ async fn connect(
     redis_url: &RedisUrl,
     inbound: Inbound,
     shards: Shards,
+    in_order: Arc<AtomicBool>,
 ) -> anyhow::Result<(
     outbound::Discord,
     impl Future<Output = anyhow::Error> + Send + use<>,
@@ -145,7 +155,7 @@ async fn connect(
     tracing::info!(user = %own_user.name, user_id = %own_user.id, redis = %redis_url, api = discord_api_url.as_deref().unwrap_or("discord.com"), "starting");
     inbound.set_own_user_id(own_user.id.to_string());
 
-    let handler = inbound::Handler(Arc::new(inbound::Events::new(inbound)));
+    let handler = inbound::Handler(Arc::new(inbound::Events::new(inbound, in_order)));
     let mut client = ClientBuilder::new_with_http(http, INTENTS)
         .event_handler(handler)
         .await
@@ -161,12 +171,13 @@ async fn connect(
 /// The Discord client's shards, once it exists (after the token check).
 type Shards = Arc<OnceLock<Arc<ShardManager>>>;
 
-/// Ready while a Discord shard is in the connected stage (the runtime adds Redis),
+/// Ready while a Discord shard is in the connected stage and the in-order collector of
+/// `inbound.rs` has been registered once (the runtime adds Redis),
 /// which serenity enters on READY or RESUMED and leaves when the connection drops or a
 /// heartbeat goes unacknowledged (it then restarts the shard). So this is "an event
 /// seen and heartbeats acknowledged", read from the shard manager's own state: never
 /// a request to Discord.
-fn health(shards: Shards) -> Health {
+fn health(shards: Shards, in_order: Arc<AtomicBool>) -> Health {
     // The shard map sits behind an async mutex: a probe only tries it, and reuses the
     // previous answer in the rare case the shard manager holds it at that moment.
     let last_seen = AtomicBool::new(false);
@@ -184,7 +195,10 @@ fn health(shards: Shards) -> Health {
             }
             Err(_) => last_seen.load(Ordering::Relaxed),
         };
-        if connected {
+        if connected && !in_order.load(Ordering::Acquire) {
+            // READY arrived; its handler has not registered the in-order collector yet.
+            Err("starting the session".to_owned())
+        } else if connected {
             Ok(())
         } else {
             Err("no live gateway session (connecting, or READY/RESUMED not received)".to_owned())

@@ -8,15 +8,30 @@ use std::sync::Arc;
 use bytebot_core::receipt::DeliveryError;
 use bytebot_core::{Platform, Topic};
 use bytebot_gateway::{Action, Adapter, PrepareError, Route, TextLimits, local_error};
-use serenity::all::{ChannelId, CreateMessage, Http, HttpError, ShardManager};
+use serenity::all::{
+    ChannelId, CreateMessage, EditMessage, Http, HttpError, MessageId, ReactionType, ShardManager,
+};
 
-use crate::convert::{self, ConvertError, MESSAGE_LIMIT, outbound_channel, send_request};
+use crate::convert::{
+    self, ConvertError, MESSAGE_LIMIT, edit_request, message_id, outbound_channel, reaction_type,
+    send_request,
+};
 
 /// One Discord REST call, as [`Discord::prepare`] builds it.
 #[derive(Debug)]
 pub(crate) enum Request {
-    /// `POST /channels/{id}/messages`.
+    /// `POST /channels/{c}/messages`.
     Send(Box<CreateMessage>),
+    /// `PATCH /channels/{c}/messages/{m}`.
+    Edit(MessageId, Box<EditMessage>),
+    /// `DELETE /channels/{c}/messages/{m}`.
+    Delete(MessageId),
+    /// `PUT /channels/{c}/messages/{m}/reactions/{emoji}/@me`.
+    React(MessageId, ReactionType),
+    /// `DELETE /channels/{c}/messages/{m}/reactions/{emoji}/@me`.
+    Unreact(MessageId, ReactionType),
+    /// `POST /channels/{c}/typing`.
+    Typing,
 }
 
 /// Discord, as the runtime sees it.
@@ -67,15 +82,41 @@ impl Adapter for Discord {
 
     fn prepare(&self, channel_id: &ChannelId, action: Action) -> Result<Request, PrepareError> {
         let invalid = |err: ConvertError| PrepareError::Invalid(err.to_string());
-        match action {
-            Action::Send(text) => send_request(text, *channel_id, self.allow_mass_mentions)
-                .map(|request| Request::Send(Box::new(request)))
-                .map_err(invalid),
-            other => Err(PrepareError::Unsupported(format!(
-                "gateway-discord cannot {} yet",
-                other.kind()
-            ))),
-        }
+        let request = match action {
+            Action::Send(text) => Request::Send(Box::new(
+                send_request(text, *channel_id, self.allow_mass_mentions).map_err(invalid)?,
+            )),
+            Action::Edit {
+                message_id: id,
+                text,
+            } => Request::Edit(
+                message_id(&id).map_err(invalid)?,
+                Box::new(edit_request(text, self.allow_mass_mentions)),
+            ),
+            Action::Delete { message_id: id } => Request::Delete(message_id(&id).map_err(invalid)?),
+            Action::React {
+                message_id: id,
+                emoji,
+            } => Request::React(
+                message_id(&id).map_err(invalid)?,
+                reaction_type(&emoji).map_err(invalid)?,
+            ),
+            Action::Unreact {
+                message_id: id,
+                emoji,
+            } => Request::Unreact(
+                message_id(&id).map_err(invalid)?,
+                reaction_type(&emoji).map_err(invalid)?,
+            ),
+            Action::Typing => Request::Typing,
+            other => {
+                return Err(PrepareError::Unsupported(format!(
+                    "gateway-discord cannot {}",
+                    other.kind()
+                )));
+            }
+        };
+        Ok(request)
     }
 
     async fn perform(
@@ -84,11 +125,31 @@ impl Adapter for Discord {
         request: Request,
     ) -> Result<Vec<String>, DeliveryError> {
         let http = self.http.as_ref();
+        let channel_id = *channel_id;
+        // The ids of the message sent or acted on (none for typing).
+        let touched = |message_id: MessageId| vec![message_id.to_string()];
         match request {
             Request::Send(request) => channel_id
                 .send_message(http, *request)
                 .await
-                .map(|sent| vec![sent.id.to_string()]),
+                .map(|sent| touched(sent.id)),
+            Request::Edit(message_id, request) => channel_id
+                .edit_message(http, message_id, *request)
+                .await
+                .map(|edited| touched(edited.id)),
+            Request::Delete(message_id) => channel_id
+                .delete_message(http, message_id)
+                .await
+                .map(|()| touched(message_id)),
+            Request::React(message_id, emoji) => http
+                .create_reaction(channel_id, message_id, &emoji)
+                .await
+                .map(|()| touched(message_id)),
+            Request::Unreact(message_id, emoji) => http
+                .delete_reaction_me(channel_id, message_id, &emoji)
+                .await
+                .map(|()| touched(message_id)),
+            Request::Typing => http.broadcast_typing(channel_id).await.map(|()| Vec::new()),
         }
         .map_err(|err| discord_error(&err))
     }

@@ -1,8 +1,10 @@
 //! End-to-end tests of the gateway: a real private Redis, serenity pointed at the fake
 //! Discord of `fake_discord/`, and `run` (or the built binary) in between.
 
+mod actions;
 mod bench;
 mod binary;
+mod events;
 mod fake_discord;
 mod health;
 mod inbound;

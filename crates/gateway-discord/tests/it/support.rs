@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::fake_discord::FakeDiscord;
 use bytebot_core::bus::{self, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::pattern::Pattern;
-use bytebot_test_support::{RedisServer, bus_config, wait_until};
+use bytebot_test_support::{RedisServer, bus_config, free_local_addr, wait_for_status, wait_until};
 use gateway_discord::{Config, GatewayCounters};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
@@ -27,6 +27,8 @@ pub struct Gateway {
     pub redis: RedisServer,
     pub discord: FakeDiscord,
     pub counters: GatewayCounters,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub http_addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -42,13 +44,17 @@ impl Gateway {
         let redis = RedisServer::start().await;
         let discord = FakeDiscord::start().await;
         let mut config = config(&redis, &discord);
+        // `/readyz` tells when the gateway publishes in order (see `wait_ready`).
+        config.gateway.http_addr = Some(free_local_addr());
         configure(&mut config);
+        let http_addr = config.gateway.http_addr.expect("an http address");
         let counters = config.gateway.counters.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(gateway_discord::run(config, async {
             let _ = stopped.await;
         }));
         let gateway = Gateway {
+            http_addr,
             redis,
             discord,
             counters,
@@ -73,6 +79,11 @@ impl Gateway {
             self.redis.wait_for_pattern_subscribers(1).await,
             "the gateway never subscribed to outbound.discord.*.*.*"
         );
+        // Ready only once the in-order collector is registered: events injected right
+        // after READY would otherwise be published by the handlers, in any order.
+        wait_for_status(self.http_addr, "/readyz", 200)
+            .await
+            .expect("the gateway becomes ready");
     }
 
     /// A subscription of the test's own on `pattern`, connected.

@@ -2,9 +2,12 @@
 //! pointed at, so the gateway is tested end to end without the internet.
 //!
 //! Two listeners: an HTTP/1.1 server for the REST API (answering `GET /gateway`,
-//! `GET /users/@me` and `POST /channels/{id}/messages`, recording every request) and a
+//! `GET /users/@me`, `POST /channels/{id}/messages`, editing and deleting the bot's
+//! messages, its reactions (`PUT`/`DELETE .../reactions/{emoji}/@me`) and
+//! `POST /channels/{id}/typing`, recording every request) and a
 //! WebSocket server for the gateway (HELLO, IDENTIFY -> READY, RESUME -> replay +
-//! RESUMED, heartbeat ACKs). A test injects `MESSAGE_CREATE` dispatches and faults:
+//! RESUMED, heartbeat ACKs). A test injects `MESSAGE_CREATE`, `MESSAGE_UPDATE`,
+//! `MESSAGE_DELETE` and `MESSAGE_REACTION_ADD/REMOVE` dispatches and faults:
 //! close codes, dropped TCP connections, op 7, op 9, Discord error responses.
 //!
 //! Like Discord, the fake keeps the session's dispatches in a log: an event injected
@@ -44,6 +47,7 @@ pub const FAKE_BOT_USER_ID: u64 = 900_000_000_000_000_001;
 pub const FAKE_BOT_USERNAME: &str = "bytebot-test";
 const APPLICATION_ID: u64 = 900_000_000_000_000_002;
 const TIMESTAMP: &str = "2026-11-26T09:00:00.000000+00:00";
+const EDITED_TIMESTAMP: &str = "2026-11-26T09:05:00.000000+00:00";
 
 /// One REST request as the fake received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +155,40 @@ impl DiscordMessage {
     }
 }
 
+/// A reaction to inject with [`FakeDiscord::react`].
+#[derive(Debug, Clone)]
+pub struct DiscordReaction {
+    pub guild_id: Option<u64>,
+    pub channel_id: u64,
+    pub message_id: u64,
+    pub user_id: u64,
+    pub user_name: String,
+    pub user_bot: bool,
+    /// A Unicode emoji, or a custom one as `name:id`.
+    pub emoji: String,
+}
+
+impl DiscordReaction {
+    /// A human's reaction in a guild channel.
+    pub fn guild(
+        guild_id: u64,
+        channel_id: u64,
+        message_id: u64,
+        user_id: u64,
+        emoji: &str,
+    ) -> DiscordReaction {
+        DiscordReaction {
+            guild_id: Some(guild_id),
+            channel_id,
+            message_id,
+            user_id,
+            user_name: format!("user{user_id}"),
+            user_bot: false,
+            emoji: emoji.to_owned(),
+        }
+    }
+}
+
 fn message_json(id: u64, channel_id: u64, author: Value, content: &str) -> Value {
     json!({
         "id": id.to_string(),
@@ -199,6 +237,12 @@ struct Session {
 struct State {
     requests: Mutex<Vec<RestRequest>>,
     posted: Mutex<Vec<PostedMessage>>,
+    /// Ids of the messages the bot deleted.
+    deleted: Mutex<Vec<u64>>,
+    /// The bot's own reactions: (message id, emoji as Discord's URL names it, decoded).
+    reactions: Mutex<Vec<(u64, String)>>,
+    /// Channels the bot showed typing in, once per request.
+    typing: Mutex<Vec<u64>>,
     failures: Mutex<HashMap<u64, Failure>>,
     /// How long each `POST .../messages` takes to answer (a slow Discord).
     post_delay: Mutex<Duration>,
@@ -285,6 +329,95 @@ impl FakeDiscord {
             .into_iter()
             .filter(|message| message.channel_id == channel_id)
             .collect()
+    }
+
+    /// The ids of the messages the bot deleted, in order.
+    pub fn deleted(&self) -> Vec<u64> {
+        self.state.deleted.lock().unwrap().clone()
+    }
+
+    /// The bot's current reactions on `message_id` (Unicode emoji, or `name:id`).
+    pub fn reactions_on(&self, message_id: u64) -> Vec<String> {
+        self.state
+            .reactions
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(id, _)| *id == message_id)
+            .map(|(_, emoji)| emoji.clone())
+            .collect()
+    }
+
+    /// The channels the bot showed typing in, once per request.
+    pub fn typing(&self) -> Vec<u64> {
+        self.state.typing.lock().unwrap().clone()
+    }
+
+    /// Queues a `MESSAGE_UPDATE` for an edit of `message` (its new `content`): the
+    /// whole message with `edited_timestamp` set, as Discord sends it.
+    pub fn edit_message(&self, message: &DiscordMessage) {
+        let mut payload = message.to_json();
+        payload["edited_timestamp"] = json!(EDITED_TIMESTAMP);
+        self.dispatch("MESSAGE_UPDATE", payload);
+    }
+
+    /// Queues a `MESSAGE_UPDATE` that is not an edit: Discord adding a link preview
+    /// (only ids and `embeds`, no `edited_timestamp`).
+    pub fn add_embed(&self, guild_id: Option<u64>, channel_id: u64, message_id: u64) {
+        let mut payload = json!({"id": message_id.to_string(), "channel_id": channel_id.to_string(),
+                                 "embeds": [{"type": "link", "url": "https://example.com/"}]});
+        if let Some(guild_id) = guild_id {
+            payload["guild_id"] = json!(guild_id.to_string());
+        }
+        self.dispatch("MESSAGE_UPDATE", payload);
+    }
+
+    /// Queues a `MESSAGE_DELETE` (Discord sends only the ids).
+    pub fn delete_message(&self, guild_id: Option<u64>, channel_id: u64, message_id: u64) {
+        let mut payload =
+            json!({"id": message_id.to_string(), "channel_id": channel_id.to_string()});
+        if let Some(guild_id) = guild_id {
+            payload["guild_id"] = json!(guild_id.to_string());
+        }
+        self.dispatch("MESSAGE_DELETE", payload);
+    }
+
+    /// Queues a `MESSAGE_REACTION_ADD` (`added`) or `MESSAGE_REACTION_REMOVE` by
+    /// `user_id` on `message_id`, with a Unicode `emoji` or a custom one (`name:id`).
+    /// Like Discord, an addition in a guild carries the member, a removal only ids.
+    pub fn react(&self, reaction: &DiscordReaction, added: bool) {
+        let emoji = match reaction.emoji.split_once(':') {
+            Some((name, id)) => json!({"id": id, "name": name}),
+            None => json!({"id": null, "name": reaction.emoji}),
+        };
+        let mut payload = json!({
+            "user_id": reaction.user_id.to_string(),
+            "channel_id": reaction.channel_id.to_string(),
+            "message_id": reaction.message_id.to_string(),
+            "emoji": emoji,
+            "burst": false,
+            "type": 0,
+        });
+        if let Some(guild_id) = reaction.guild_id {
+            payload["guild_id"] = json!(guild_id.to_string());
+            if added {
+                payload["member"] = json!({
+                    "user": {"id": reaction.user_id.to_string(), "username": reaction.user_name,
+                             "discriminator": "0", "global_name": null, "avatar": null,
+                             "bot": reaction.user_bot},
+                    "roles": [], "joined_at": TIMESTAMP, "deaf": false, "mute": false, "flags": 0,
+                });
+            }
+        }
+        if added {
+            payload["message_author_id"] = json!(FAKE_BOT_USER_ID.to_string());
+        }
+        let event = if added {
+            "MESSAGE_REACTION_ADD"
+        } else {
+            "MESSAGE_REACTION_REMOVE"
+        };
+        self.dispatch(event, payload);
     }
 
     /// Answers every POST to `channel_id` with this Discord error, e.g.
@@ -466,11 +599,16 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
         };
         state.requests.lock().unwrap().push(request.clone());
         let delay = *state.post_delay.lock().unwrap();
-        if request.method == "POST" && !delay.is_zero() {
+        if request.method != "GET" && !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         let (status, response) = answer(&state, &request);
-        let response = response.to_string();
+        // 204 answers have no body.
+        let response = if response.is_null() {
+            String::new()
+        } else {
+            response.to_string()
+        };
         // Head and body in one write: two small writes meet Nagle's algorithm and the
         // client's delayed ACK, which held every response back about 40 ms (the
         // gateway bench showed it as a 300/s ceiling on outbound posts).
@@ -488,6 +626,7 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -525,8 +664,101 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
             });
             (200, message)
         }
+        (method, ["api", "v10", "channels", channel, rest @ ..]) => {
+            let Ok(channel_id) = channel.parse::<u64>() else {
+                return (404, json!({"code": 10003, "message": "Unknown Channel"}));
+            };
+            if let Some(failure) = state.failures.lock().unwrap().get(&channel_id) {
+                return (
+                    failure.status,
+                    json!({"code": failure.code, "message": failure.message}),
+                );
+            }
+            answer_channel(state, request, method, channel_id, rest)
+        }
         _ => (404, json!({"code": 0, "message": "404: Not Found"})),
     }
+}
+
+/// Edits, deletions, reactions and typing in one channel (204s answer `Null`).
+fn answer_channel(
+    state: &State,
+    request: &RestRequest,
+    method: &str,
+    channel_id: u64,
+    rest: &[&str],
+) -> (u16, Value) {
+    let unknown_message = (404, json!({"code": 10008, "message": "Unknown Message"}));
+    let message_id = rest.get(1).and_then(|id| id.parse::<u64>().ok());
+    let known = |id: u64| {
+        state
+            .posted
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|posted| posted.id == id && posted.channel_id == channel_id)
+            && !state.deleted.lock().unwrap().contains(&id)
+    };
+    match (method, rest, message_id) {
+        ("POST", ["typing"], _) => {
+            state.typing.lock().unwrap().push(channel_id);
+            (204, Value::Null)
+        }
+        ("PATCH", ["messages", _], Some(id)) => {
+            if !known(id) {
+                return unknown_message;
+            }
+            let content = request.body["content"].as_str().unwrap_or_default();
+            let mut message = message_json(id, channel_id, bot_user(), content);
+            message["edited_timestamp"] = json!(EDITED_TIMESTAMP);
+            (200, message)
+        }
+        ("DELETE", ["messages", _], Some(id)) => {
+            if !known(id) {
+                return unknown_message;
+            }
+            state.deleted.lock().unwrap().push(id);
+            (204, Value::Null)
+        }
+        ("PUT" | "DELETE", ["messages", _, "reactions", emoji, "@me"], Some(id)) => {
+            // Any message can be reacted to, not only the bot's.
+            if state.deleted.lock().unwrap().contains(&id) {
+                return unknown_message;
+            }
+            let emoji = percent_decode(emoji);
+            let mut reactions = state.reactions.lock().unwrap();
+            reactions.retain(|(message, existing)| !(*message == id && *existing == emoji));
+            if method == "PUT" {
+                reactions.push((id, emoji));
+            }
+            (204, Value::Null)
+        }
+        _ => (404, json!({"code": 0, "message": "404: Not Found"})),
+    }
+}
+
+/// Decodes `%XX` escapes (serenity percent-encodes Unicode emoji in reaction paths).
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| raw.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            None => {
+                decoded.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 fn bot_user() -> Value {
