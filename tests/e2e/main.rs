@@ -10,4 +10,5 @@ mod demo;
 mod deploy;
 mod operate;
 mod python;
+mod secrets;
 mod tools;

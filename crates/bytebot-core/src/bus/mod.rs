@@ -28,17 +28,18 @@ pub use publisher::{
 pub use subscriber::{
     Delivery, SubscribeOptions, Subscription, SubscriptionCounters, SubscriptionStats,
 };
+#[cfg(feature = "clap")]
+pub use url::RedisUrlParser;
 pub use url::{DEFAULT_REDIS_URL, RedisUrl};
 
 /// Errors from the bus.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BusError {
-    /// The Redis URL could not be parsed; the message never contains the password.
-    #[error("invalid redis url `{redacted}`: {reason}")]
+    /// The Redis URL could not be parsed. The message says which part is wrong and
+    /// never repeats the input, which may hold a password anywhere.
+    #[error("invalid redis url: {reason}")]
     InvalidUrl {
-        /// The URL with its password replaced by `***`.
-        redacted: String,
         /// What is wrong with it.
         reason: String,
     },
