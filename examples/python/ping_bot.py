@@ -6,18 +6,26 @@ generated code: the topic grammar, the inbound envelope's JSON, and the outbound
 envelope to publish on its `reply_topic`.
 
     pip install -r requirements.txt
-    REDIS_URL=redis://127.0.0.1:6379 python3 ping_bot.py
+    REDIS_URL=redis://127.0.0.1:6379 python3 ping_bot.py [--group NAME]
+
+With `--group NAME` (or BYTEBOT_GROUP) it is one replica of a group: of all the
+running replicas of that group, in any language (the Rust example-subscriber's
+`--group` too), only one answers each message. The protocol is in
+docs/subscribers.md ("Replica groups").
 
 Ctrl-C (SIGINT) or SIGTERM stops it.
 """
 
+import argparse
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
 import time
+import uuid
 
 import redis
 
@@ -27,7 +35,45 @@ PATTERN = os.environ.get("BYTEBOT_PATTERN", "inbound.*.*.*.*")
 # Payloads larger than this are skipped unparsed, as the Rust decoder does.
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
+# Replica groups (docs/subscribers.md): a claim key lives this long, and a claim is
+# retried this long while Redis fails before the message is skipped.
+CLAIM_TTL_MS = 30_000
+CLAIM_RETRY_SECONDS = 5.0
+GROUP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
 log = logging.getLogger("ping_bot")
+
+
+class Claimer:
+    """Claims envelopes for one replica of a group, as the Rust `Claimer` does."""
+
+    def __init__(self, group):
+        if not GROUP_NAME.match(group):
+            raise ValueError(f"invalid group name {group!r}: 1-64 of A-Z a-z 0-9 - _ .")
+        self.group = group
+        # Unique per running replica: the value of the claim keys it wins.
+        self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def claim(self, client, envelope_id):
+        """True when this replica has the message; False when another one has it or
+        Redis failed for CLAIM_RETRY_SECONDS (then nobody may answer: at most once)."""
+        # The id as lower-case hyphenated UUID text, however the publisher spelled it.
+        key = f"bytebot:claim:{self.group}:{uuid.UUID(str(envelope_id))}"
+        deadline = time.monotonic() + CLAIM_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                # One atomic command: set if absent, return the previous value.
+                previous = client.set(key, self.replica_id, nx=True, px=CLAIM_TTL_MS, get=True)
+            except (redis.ConnectionError, redis.TimeoutError) as err:
+                if time.monotonic() + delay > deadline:
+                    log.warning("cannot claim %s (%s); skipping it", key, err)
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            # None: the key was free. Our own id: a retry of our own claim.
+            return previous is None or previous.decode("utf-8", "replace") == self.replica_id
 
 
 def decode_inbound(payload):
@@ -55,7 +101,7 @@ def answer(message):
     return None
 
 
-def handle(client, channel, payload):
+def handle(client, channel, payload, claimer=None):
     try:
         message = decode_inbound(payload)
     except ValueError as err:
@@ -69,6 +115,14 @@ def handle(client, channel, payload):
     if message["author"].get("bot", True):
         # The loop guard: never answer bots (a missing flag counts as a bot).
         return
+    if claimer is not None:
+        try:
+            won = claimer.claim(client, message["id"])
+        except ValueError:
+            log.warning("skipping a message on %s whose id is not a UUID", channel)
+            return
+        if not won:
+            return  # another replica of the group answers it
     content = answer(message)
     if content is None or not content.strip():
         return  # never publish an empty reply
@@ -98,6 +152,17 @@ def connect(url):
 
 def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(description="A Bytebot subscriber answering !ping.")
+    parser.add_argument(
+        "--group",
+        default=os.environ.get("BYTEBOT_GROUP"),
+        help="answer as one replica of this group (env BYTEBOT_GROUP)",
+    )
+    args = parser.parse_args()
+    try:
+        claimer = Claimer(args.group) if args.group else None
+    except ValueError as err:
+        parser.error(str(err))
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
     stopping = False
 
@@ -115,13 +180,17 @@ def main():
             client = connect(url)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             pubsub.psubscribe(PATTERN)
-            log.info("subscribed to %s; answering !ping", PATTERN)
+            log.info(
+                "subscribed to %s; answering !ping%s",
+                PATTERN,
+                f" as a replica of group {claimer.group}" if claimer else "",
+            )
             delay = 0.05
             while not stopping:
                 # A short timeout keeps the loop responsive to signals.
                 item = pubsub.get_message(timeout=0.2)
                 if item and item["type"] == "pmessage":
-                    handle(client, item["channel"].decode("utf-8", "replace"), item["data"])
+                    handle(client, item["channel"].decode("utf-8", "replace"), item["data"], claimer)
             pubsub.close()
             client.close()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as err:

@@ -8,6 +8,7 @@ mod chat;
 mod console;
 mod demo;
 mod deploy;
+mod groups;
 mod operate;
 mod python;
 mod secrets;

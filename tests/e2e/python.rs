@@ -15,7 +15,7 @@ use bytebot_test_support::{RedisServer, bus_config};
 
 /// A virtualenv with `examples/python/requirements.txt` installed, under the target
 /// directory and reused while the requirements stay the same (PyPI is needed once).
-fn python() -> &'static PathBuf {
+pub(crate) fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let requirements = workspace_root().join("examples/python/requirements.txt");

@@ -38,6 +38,9 @@
 //!   and counted ([`BotStats::skipped_kind`]).
 //! - **Loop guard.** Messages whose author is a bot are skipped unless
 //!   [`Bot::answer_bots`] says otherwise: two bots answering each other would never stop.
+//! - **Replica groups.** In a group ([`Bot::group`]), each message is claimed in Redis
+//!   before its handler runs; a message another replica claimed is skipped and counted
+//!   (protocol in [`crate::group`]).
 //! - **Replies.** Each reply (any [`OutboundAction`](crate::envelope::OutboundAction):
 //!   a send, an edit, a reaction...) is published on the inbound envelope's
 //!   `reply_topic` with `in_reply_to` set to its id. A reply that fails
@@ -91,6 +94,7 @@ use crate::bus::{
     SubscribeOptions, Subscription, SubscriptionCounters,
 };
 use crate::envelope::{InboundKind, InboundMessage, OutboundMessage, decode_inbound};
+use crate::group::{ClaimCounters, ClaimStats, Claimer, GroupName};
 use crate::pattern::Pattern;
 use crate::receipt::decode_receipt;
 use crate::topic::Direction;
@@ -205,6 +209,8 @@ struct Counters {
     replies_refused: AtomicU64,
     dropped_room_queue_full: RoomQueueDrops,
     abandoned_at_shutdown: AtomicU64,
+    /// Claims in a replica group ([`Bot::group`]); zero outside one.
+    claims: ClaimCounters,
     /// The running bot's publisher and subscription, set when [`Bot::run`] starts.
     bus: std::sync::Mutex<Option<(PublisherCounters, SubscriptionCounters)>>,
 }
@@ -221,6 +227,12 @@ impl BotCounters {
     pub fn subscription(&self) -> Option<SubscriptionCounters> {
         let bus = self.inner.bus.lock().expect("bus counters lock");
         bus.as_ref().map(|(_, subscription)| subscription.clone())
+    }
+
+    /// The counters of the claims made in a replica group ([`Bot::group`]): won
+    /// (handled here), lost (another replica has it) and failed. Zero outside a group.
+    pub fn claims(&self) -> ClaimStats {
+        self.inner.claims.stats()
     }
 
     /// The counters now.
@@ -278,6 +290,7 @@ pub struct Bot {
     on_receipt: Option<ReceiptHandler>,
     options: BotOptions,
     counters: BotCounters,
+    group: Option<GroupName>,
 }
 
 impl Bot {
@@ -292,6 +305,7 @@ impl Bot {
             on_receipt: None,
             options: BotOptions::default(),
             counters: BotCounters::default(),
+            group: None,
         }
     }
 
@@ -369,6 +383,15 @@ impl Bot {
         self
     }
 
+    /// Makes this bot a replica of `group`: of all the running bots (in any language)
+    /// of one group, only the one that claims a message first answers it; the others
+    /// skip it and count it ([`BotCounters::claims`]). The protocol and what it
+    /// guarantees are in [`crate::group`].
+    pub fn group(mut self, group: GroupName) -> Bot {
+        self.group = Some(group);
+        self
+    }
+
     /// The live counters, to read while [`Bot::run`] runs (`/metrics`, tests).
     pub fn counters(&self) -> BotCounters {
         self.counters.clone()
@@ -391,6 +414,7 @@ impl Bot {
             on_receipt,
             options,
             counters,
+            group,
         } = self;
         let receipts = on_receipt.map(|handler| (handler, Arc::new(Waiting::default())));
         if receipts.is_some() {
@@ -412,12 +436,16 @@ impl Bot {
         *counters.inner.bus.lock().expect("bus counters lock") =
             Some((publisher.counters(), subscription.counters()));
         let mut connected = subscription.connected();
+        let claimer = group.map(|group| {
+            Claimer::with_counters(config.clone(), group, counters.inner.claims.clone())
+        });
         let mut rooms = rooms::Rooms::new(
             handler,
             receipts,
             publisher.clone(),
             counters.clone(),
             options,
+            claimer,
         );
         let mut sweep = tokio::time::interval(rooms::IDLE_AFTER / 3);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

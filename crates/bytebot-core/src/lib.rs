@@ -4,6 +4,7 @@
 pub mod bot;
 pub mod bus;
 pub mod envelope;
+pub mod group;
 pub mod pattern;
 pub mod receipt;
 pub mod shutdown;

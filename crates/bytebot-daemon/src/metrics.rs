@@ -59,6 +59,10 @@ pub mod names {
     pub const SEND_QUEUE_DROPPED: &str = "bytebot_send_queue_dropped_total";
     /// Counter: inbound messages a bot dropped because their room's queue was full.
     pub const ROOM_QUEUE_DROPPED: &str = "bytebot_room_queue_dropped_total";
+    /// Counter: messages this replica claimed in its group and so handled (a bot
+    /// with `--group`); the ones it lost are `SKIPPED` with reason
+    /// `claimed_by_another_replica` (or `claim_failed`).
+    pub const CLAIMS_WON: &str = "bytebot_claims_won_total";
     /// Counter, label `connection` (`publisher`, `subscription`): Redis reconnects.
     pub const REDIS_RECONNECTS: &str = "bytebot_redis_reconnects_total";
     /// Histogram (seconds): one chat-platform send request (gateway's POST to Discord).
@@ -146,6 +150,10 @@ impl Metrics {
                 "Inbound messages dropped because their room's queue was full",
             ),
             (REDIS_RECONNECTS, "Redis reconnects, by connection"),
+            (
+                CLAIMS_WON,
+                "Messages this replica claimed in its group, and so handled",
+            ),
         ];
         for (name, help) in counters {
             self.recorder

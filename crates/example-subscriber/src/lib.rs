@@ -15,6 +15,7 @@ use anyhow::bail;
 use bytebot_core::bot::{Bot, BotCounters, BotStats};
 use bytebot_core::bus::{BusConfig, RedisUrl};
 use bytebot_core::envelope::{InboundMessage, OutboundMessage};
+use bytebot_core::group::GroupName;
 use bytebot_core::pattern::{Pattern, Severity};
 use bytebot_daemon::metrics::names;
 use bytebot_daemon::{DaemonShell, Health, Metrics};
@@ -40,6 +41,9 @@ pub struct Config {
     pub echo: bool,
     /// Serve `/healthz`, `/readyz` and `/metrics` here (`--http-addr`); off when `None`.
     pub http_addr: Option<SocketAddr>,
+    /// Run as a replica of this group (`--group`): of all running replicas of the
+    /// group, only one answers each message. `None`: answer everything.
+    pub group: Option<GroupName>,
 }
 
 impl Config {
@@ -52,6 +56,7 @@ impl Config {
             answer_bots: false,
             echo: false,
             http_addr: None,
+            group: None,
         }
     }
 }
@@ -76,8 +81,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         }
     }
     let prefix = config.prefix.clone();
-    let bot = Bot::new(BusConfig::new(config.redis_url, ROLE), config.patterns)
+    let mut bot = Bot::new(BusConfig::new(config.redis_url, ROLE), config.patterns)
         .answer_bots(config.answer_bots);
+    if let Some(group) = config.group {
+        tracing::info!(%group, "answering as a replica of a group");
+        bot = bot.group(group);
+    }
     let counters = bot.counters();
     // Ready while the patterns are subscribed. Not the publisher: it connects lazily,
     // so an idle one is "not connected" without anything being wrong.
@@ -115,6 +124,8 @@ fn record(metrics: &Metrics, counters: &BotCounters) {
         metrics.record_subscription(&stats);
     }
     let stats = counters.stats();
+    let claims = counters.claims();
+    metrics.counter(names::CLAIMS_WON, &[]).absolute(claims.won);
     metrics
         .counter(names::DECODE_ERRORS, &[])
         .absolute(stats.skipped_undecodable);
@@ -126,6 +137,8 @@ fn record(metrics: &Metrics, counters: &BotCounters) {
         ("receipt_not_ours", stats.skipped_receipt_not_ours),
         ("reply_refused", stats.replies_refused),
         ("abandoned_at_shutdown", stats.abandoned_at_shutdown),
+        ("claimed_by_another_replica", claims.lost),
+        ("claim_failed", claims.failed),
     ] {
         metrics
             .counter(names::SKIPPED, &[("reason", reason)])

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use bytebot_core::bus::{DEFAULT_REDIS_URL, RedisUrl};
+use bytebot_core::group::GroupName;
 use bytebot_core::pattern::Pattern;
 use bytebot_daemon::LogFormat;
 use clap::builder::BoolishValueParser;
@@ -36,6 +37,10 @@ struct Args {
     /// `router-tools bench roundtrip --content hello`).
     #[arg(long, env = "BYTEBOT_ECHO", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     echo: bool,
+    /// Run as a replica of this group: of all running replicas (any language) of one
+    /// group, only one answers each message (ASCII letters, digits, `-`, `_`, `.`).
+    #[arg(long, env = "BYTEBOT_GROUP")]
+    group: Option<GroupName>,
     /// Log format: human-readable text or JSON lines (filter with RUST_LOG, default info).
     #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         answer_bots: args.answer_bots,
         echo: args.echo,
         http_addr: args.http_addr,
+        group: args.group,
         ..Config::new(args.redis_url)
     };
     // One thread: the bot's work per message is small and mostly waiting on Redis, and

@@ -22,13 +22,14 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::receipts::{Receipt, ReceiptHandler, Waiting};
 use super::{BotCounters, BotOptions, bump};
 use crate::bus::Publisher;
 use crate::envelope::{InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage};
+use crate::group::{ClaimOutcome, Claimer};
 use crate::topic::{Platform, RoomId, Space, Topic};
 
 /// How long a room's worker with nothing to do lives on, so a conversation does not
@@ -83,6 +84,10 @@ impl Work {
 struct Job {
     work: Work,
     slot: Slot,
+    /// In a replica group: the claim, started as the message was dispatched, so that
+    /// the claims of a room's queue are in flight together. The worker awaits it
+    /// before running the handler.
+    claim: Option<JoinHandle<ClaimOutcome>>,
 }
 
 /// A room's worker as the dispatcher sees it.
@@ -103,6 +108,8 @@ struct Shared<H> {
     publisher: Publisher,
     counters: BotCounters,
     options: BotOptions,
+    /// In a replica group, claims each message before its handler runs.
+    claimer: Option<Claimer>,
     /// One permit per running handler ([`BotOptions::max_in_flight`]).
     in_flight: Semaphore,
 }
@@ -128,6 +135,7 @@ where
         publisher: Publisher,
         counters: BotCounters,
         options: BotOptions,
+        claimer: Option<Claimer>,
     ) -> Rooms<H> {
         // Semaphores (and bounded channels, built on one) panic past `MAX_PERMITS`.
         let max_queued = options.max_queued.clamp(1, Semaphore::MAX_PERMITS);
@@ -140,6 +148,7 @@ where
                 publisher,
                 counters,
                 options,
+                claimer,
                 in_flight: Semaphore::new(options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             }),
             queued: Arc::new(Semaphore::new(max_queued)),
@@ -185,7 +194,17 @@ where
         });
         worker.last_used = Instant::now();
         worker.pending.fetch_add(1, Ordering::AcqRel);
-        let Err(err) = worker.sender.try_send(Job { work, slot }) else {
+        // In a group, claim a message only when the room can take it: a full queue
+        // drops it anyway, and an unclaimed one may still be answered by another
+        // replica. Receipts are never claimed: only the replica that sent a reply
+        // waits for its receipt.
+        let claim = match (&work, &self.shared.claimer) {
+            (Work::Message(message), Some(claimer)) if worker.sender.capacity() > 0 => {
+                Some(claimer.start(message.id))
+            }
+            _ => None,
+        };
+        let Err(err) = worker.sender.try_send(Job { work, slot, claim }) else {
             return;
         };
         worker.pending.fetch_sub(1, Ordering::AcqRel);
@@ -197,6 +216,9 @@ where
             // Its worker is gone (it cannot panic short of a bug here: handler panics
             // are caught). Forget it, so the room's next message starts a new one.
             mpsc::error::TrySendError::Closed(job) => {
+                if let Some(claim) = &job.claim {
+                    claim.abort();
+                }
                 self.workers.remove(&job.work.room());
                 dropped.record(channel, "the room's worker ended");
             }
@@ -260,7 +282,17 @@ async fn run_worker<H, F>(
     H: Fn(InboundMessage) -> F,
     F: Future<Output = Vec<OutboundMessage>>,
 {
-    while let Some(Job { work, slot }) = jobs.recv().await {
+    while let Some(Job { work, slot, claim }) = jobs.recv().await {
+        if let Some(claim) = claim {
+            // A claim task cannot panic short of a bug; treat that as a failed claim.
+            let outcome = claim.await.unwrap_or(ClaimOutcome::Failed);
+            if let Some(reason) = outcome.skip_reason() {
+                tracing::debug!(topic = %work.topic(), reason, "skipping a message another replica answers");
+                pending.fetch_sub(1, Ordering::AcqRel);
+                drop(slot);
+                continue;
+            }
+        }
         answer(work, &shared).await;
         pending.fetch_sub(1, Ordering::AcqRel);
         drop(slot);
@@ -385,6 +417,7 @@ mod tests {
             publisher,
             BotCounters::default(),
             options,
+            None,
         )
     }
 

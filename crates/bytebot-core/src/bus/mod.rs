@@ -120,7 +120,12 @@ impl BusConfig {
         self.client()
     }
 
-    fn redis_error(&self, source: redis::RedisError) -> BusError {
+    /// The reconnect delays.
+    pub(crate) fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+
+    pub(crate) fn redis_error(&self, source: redis::RedisError) -> BusError {
         BusError::Redis {
             redacted: self.url.redacted().to_owned(),
             source,

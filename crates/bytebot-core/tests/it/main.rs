@@ -1,5 +1,6 @@
 //! Integration tests for bytebot-core against real, private `redis-server` processes.
 mod bot;
 mod bus;
+mod group;
 mod patterns;
 mod schema;
