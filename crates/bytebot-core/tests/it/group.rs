@@ -170,7 +170,11 @@ async fn settle(replicas: &[&Replica], n: u64) {
                     .publisher()
                     .and_then(|publisher| publisher.stats())
                     .map_or(0, |stats| stats.queued);
-                claims.won + claims.lost + claims.failed >= n && queued == 0
+                // Every claim decided, every won message answered (a claim is
+                // counted before its handler runs), every reply out of the outbox.
+                claims.won + claims.lost + claims.failed >= n
+                    && counters.stats().replies >= claims.won
+                    && queued == 0
             })
             .await,
             "a replica did not settle: {:?} {:?}",
@@ -270,6 +274,10 @@ async fn a_replica_killed_mid_run_loses_only_its_in_flight_messages() {
     let survivors: Vec<&Replica> = replicas.iter().collect();
     settle(&survivors, 5_000).await;
 
+    assert!(
+        wait_until(PATIENCE, || after.iter().all(|m| replies.count(m.id) > 0)).await,
+        "messages published after the death must all be answered"
+    );
     assert_eq!(replies.duplicated(), [], "a message was answered twice");
     let unanswered_after = after.iter().filter(|m| replies.count(m.id) == 0).count();
     assert_eq!(
