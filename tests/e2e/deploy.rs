@@ -78,6 +78,9 @@ fn compose_services_run_our_binaries_with_variables_they_read() {
             );
             continue;
         }
+        if name == CHECK_TOKEN_SERVICE {
+            continue; // a shell one-liner, tried below
+        }
         assert_eq!(
             service["image"].as_str(),
             Some("bytebot:local"),
@@ -115,14 +118,95 @@ fn compose_services_run_our_binaries_with_variables_they_read() {
         programs().keys().map(|p| p.to_string()).collect(),
         "every program has a compose service"
     );
-    let gateway_token =
-        services[&Yaml::from_str("gateway-discord")]["environment"]["DISCORD_TOKEN"]
-            .as_str()
-            .expect("the gateway gets DISCORD_TOKEN");
+}
+
+/// The one-shot service `up` runs before the gateway to refuse a missing token.
+const CHECK_TOKEN_SERVICE: &str = "check-discord-token";
+
+/// Runs the check service's shell command here, as its container would: compose turns
+/// `$$` into `$`, and the service gets `DISCORD_TOKEN` (empty when unset).
+fn run_token_check(command: &str, token: Option<&str>) -> std::process::Output {
+    let mut check = Command::new("sh");
+    check.arg("-c").arg(command.replace("$$", "$"));
+    check.env_remove("DISCORD_TOKEN");
+    if let Some(token) = token {
+        check.env("DISCORD_TOKEN", token);
+    }
+    check.output().expect("running sh")
+}
+
+/// Without `DISCORD_TOKEN` only `up` refuses, with one line saying what to do; every
+/// other compose command (`down`, `ps`, `run --rm router-tools doctor`) works. A
+/// file-wide `${DISCORD_TOKEN:?...}` would make compose refuse them all, and a gateway
+/// started without the token would crash-loop instead.
+#[test]
+fn a_missing_token_stops_up_once_and_nothing_else() {
+    let text = read("docker-compose.yml");
     assert!(
-        gateway_token.starts_with("${DISCORD_TOKEN:?"),
-        "a missing token must stop compose with a message, not crash-loop: {gateway_token}"
+        !text.contains(":?"),
+        "a `${{VAR:?...}}` check applies to every compose command, `down` included"
     );
+    let documents = YamlLoader::load_from_str(&text).expect("valid YAML");
+    let services = &documents[0]["services"];
+    let check = &services[CHECK_TOKEN_SERVICE];
+    assert!(!check.is_badvalue(), "no {CHECK_TOKEN_SERVICE} service");
+    assert_eq!(
+        yaml_strings(&check["entrypoint"]),
+        ["/bin/sh", "-c"],
+        "{CHECK_TOKEN_SERVICE}"
+    );
+    assert_eq!(
+        check["environment"]["DISCORD_TOKEN"].as_str(),
+        Some("${DISCORD_TOKEN:-}")
+    );
+    assert_eq!(check["restart"].as_str(), Some("no"));
+    let command = match &check["command"] {
+        Yaml::Array(items) if items.len() == 1 => items[0].as_str().expect("a string"),
+        other => panic!("{CHECK_TOKEN_SERVICE}: one shell command expected, got {other:?}"),
+    };
+    assert!(
+        check["depends_on"].is_badvalue(),
+        "the check must not wait for anything"
+    );
+
+    for token in [None, Some(""), Some("  \t")] {
+        let refused = run_token_check(command, token);
+        assert_eq!(refused.status.code(), Some(1), "token {token:?}");
+        assert_eq!(
+            stderr_text(&refused),
+            "DISCORD_TOKEN is not set - copy .env.example to .env and put your bot token in it\n",
+            "token {token:?}"
+        );
+        assert!(refused.stdout.is_empty());
+    }
+    let secret = "MTE5MDgw.secret-token";
+    let accepted = run_token_check(command, Some(secret));
+    assert!(accepted.status.success(), "{}", stderr_text(&accepted));
+    assert!(accepted.stdout.is_empty() && accepted.stderr.is_empty());
+
+    let gateway = &services["gateway-discord"];
+    assert_eq!(
+        gateway["depends_on"][CHECK_TOKEN_SERVICE]["condition"].as_str(),
+        Some("service_completed_successfully"),
+        "`up` must run the check before the gateway"
+    );
+    assert_eq!(
+        gateway["environment"]["DISCORD_TOKEN"].as_str(),
+        Some("${DISCORD_TOKEN:-}")
+    );
+    for (name, service) in services.as_hash().expect("services") {
+        let name = name.as_str().expect("service name");
+        if name != "gateway-discord" {
+            assert!(
+                service["depends_on"][CHECK_TOKEN_SERVICE].is_badvalue(),
+                "{name} must work without the token"
+            );
+        }
+    }
+}
+
+fn stderr_text(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn toml_table(relative: &str) -> toml::Table {
