@@ -110,6 +110,17 @@ fn compose_services_run_our_binaries_with_variables_they_read() {
         );
         if program != "router-tools" {
             assert_eq!(service["restart"].as_str(), Some("on-failure"), "{name}");
+            // Distroless has no curl: the daemon's own subcommand asks its /readyz
+            // (tests/e2e/operate.rs runs it against the real daemons).
+            assert_eq!(
+                yaml_strings(&service["healthcheck"]["test"]),
+                ["CMD", program.as_str(), "healthcheck"],
+                "{name}: a healthcheck through the binary"
+            );
+            assert!(
+                !service["environment"]["BYTEBOT_HTTP_ADDR"].is_badvalue(),
+                "{name}: the healthcheck asks the listener at BYTEBOT_HTTP_ADDR"
+            );
         }
         programs_run.insert(program);
     }
@@ -117,6 +128,13 @@ fn compose_services_run_our_binaries_with_variables_they_read() {
         programs_run,
         programs().keys().map(|p| p.to_string()).collect(),
         "every program has a compose service"
+    );
+    assert_eq!(
+        services[&Yaml::from_str("example-subscriber")]["depends_on"]["gateway-discord"]
+            ["condition"]
+            .as_str(),
+        Some("service_healthy"),
+        "the bot starts once the gateway is ready, not merely started"
     );
 }
 
@@ -288,6 +306,11 @@ fn fly_apps_deploy_our_daemons_correctly() {
             .expect("[checks.health]");
         assert_eq!(check["path"].as_str(), Some("/healthz"), "{relative}");
         assert_eq!(check["port"].as_integer(), Some(port), "{relative}");
+        let ready = config["checks"]["ready"]
+            .as_table()
+            .expect("[checks.ready]");
+        assert_eq!(ready["path"].as_str(), Some("/readyz"), "{relative}");
+        assert_eq!(ready["port"].as_integer(), Some(port), "{relative}");
         assert_eq!(
             config["metrics"]["path"].as_str(),
             Some("/metrics"),

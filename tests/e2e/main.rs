@@ -9,6 +9,7 @@ mod console;
 mod demo;
 mod deploy;
 mod groups;
+mod healthcheck;
 mod operate;
 mod python;
 mod secrets;

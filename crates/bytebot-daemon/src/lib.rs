@@ -14,8 +14,11 @@
 //!   `/metrics`, stopped by the daemon after it has drained.
 //! - [`shell`]: the three put together around a daemon's work: listen first, mark
 //!   draining when shutdown begins, stop the listener last.
+//! - [`healthcheck`]: the `healthcheck` subcommand of every daemon binary, which asks a
+//!   running daemon's `/readyz` (container healthchecks in a distroless image, no curl).
 
 pub mod health;
+pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 pub mod shell;

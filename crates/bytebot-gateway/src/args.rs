@@ -36,7 +36,7 @@ pub struct GatewayArgs {
     #[arg(long, env = "BYTEBOT_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
     /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090); off when unset.
-    #[arg(long, env = "BYTEBOT_HTTP_ADDR")]
+    #[arg(long, env = "BYTEBOT_HTTP_ADDR", global = true)]
     pub http_addr: Option<SocketAddr>,
 }
 

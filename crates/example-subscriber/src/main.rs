@@ -45,12 +45,17 @@ struct Args {
     #[arg(long, env = "BYTEBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090); off when unset.
-    #[arg(long, env = "BYTEBOT_HTTP_ADDR")]
+    #[arg(long, env = "BYTEBOT_HTTP_ADDR", global = true)]
     http_addr: Option<SocketAddr>,
+    #[command(subcommand)]
+    command: Option<bytebot_daemon::healthcheck::Command>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(command) = &args.command {
+        return command.run(args.http_addr);
+    }
     bytebot_daemon::logging::init(args.log_format, "info");
     let config = Config {
         patterns: args.patterns,

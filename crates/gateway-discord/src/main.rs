@@ -27,6 +27,8 @@ struct Args {
     /// The flags every gateway shares.
     #[command(flatten)]
     gateway: GatewayArgs,
+    #[command(subcommand)]
+    command: Option<bytebot_daemon::healthcheck::Command>,
 }
 
 /// An `http://` or `https://` base URL, without a trailing slash.
@@ -40,6 +42,9 @@ fn parse_api_url(raw: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(command) = &args.command {
+        return command.run(args.gateway.http_addr);
+    }
     bytebot_daemon::logging::init(args.gateway.log_format, "info");
     let token = match std::env::var("DISCORD_TOKEN") {
         Ok(token) if !token.trim().is_empty() => SecretString::from(token),

@@ -251,3 +251,70 @@ async fn sigterm_with_sends_in_flight_posts_everything_taken() {
          during the drain:\n{stderr}"
     );
 }
+
+/// `gateway-discord healthcheck`, as compose runs it in the container: unhealthy
+/// (exit 1, the reason on stderr) until Discord has sent READY, then healthy (exit 0,
+/// `ready`); it needs no token and prints none, and `--http-addr` may follow the
+/// subcommand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_subcommand_waits_for_the_discord_session() {
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.hold_identify();
+    let http_addr = free_local_addr();
+    let mut command = gateway_command();
+    command
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("REDIS_URL", redis.url())
+        .env("DISCORD_API_URL", discord.api_url())
+        .env("BYTEBOT_HTTP_ADDR", http_addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut gateway = command.spawn().expect("spawning the gateway");
+    let healthcheck = |addr: Option<std::net::SocketAddr>| {
+        let mut command = gateway_command();
+        command.arg("healthcheck");
+        if let Some(addr) = addr {
+            command.args(["--http-addr", &addr.to_string()]);
+        }
+        output(command)
+    };
+
+    wait_for_status(http_addr, "/healthz", 200).await.unwrap();
+    assert!(
+        wait_until(PATIENCE, || discord.identify_count() >= 1).await,
+        "the gateway never identified"
+    );
+    let waiting = healthcheck(Some(http_addr)).await;
+    let reason = String::from_utf8_lossy(&waiting.stderr).into_owned();
+    assert_eq!(waiting.status.code(), Some(1), "{reason}");
+    assert!(
+        reason.starts_with("healthcheck: 503 Service Unavailable from ")
+            && reason.contains("not ready: discord: "),
+        "{reason}"
+    );
+
+    discord.release_identify();
+    wait_for_status(http_addr, "/readyz", 200).await.unwrap();
+    let ready = healthcheck(Some(http_addr)).await;
+    assert_eq!(
+        ready.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ready.stdout), "ready\n");
+    for out in [&waiting, &ready] {
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(TOKEN));
+    }
+
+    let status = Command::new("kill")
+        .args(["-TERM", &gateway.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || gateway.wait().unwrap());
+    let exit = tokio::time::timeout(PATIENCE, exit).await.unwrap().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
