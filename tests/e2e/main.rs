@@ -10,6 +10,7 @@ mod demo;
 mod deploy;
 mod groups;
 mod healthcheck;
+mod node;
 mod operate;
 mod python;
 mod secrets;
