@@ -21,12 +21,28 @@ FROM chef AS planner
 COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
+# BuildKit cache mounts keep Cargo's registry and target/ between builds, so a code
+# change recompiles only the crates it touches (and what depends on them), not all of
+# ours. The cache lives on the builder, outside the image; without BuildKit's cache
+# (a fresh builder) the build is as slow as a first one, never wrong. cargo-chef still
+# gives the dependency layer for builders that keep layers but not caches.
 FROM chef AS build
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json \
-        -p gateway-discord -p router-tools -p example-subscriber
+# Cooking builds stand-ins for our crates into the cached target/: forget the source
+# hashes so that the next build touches, and so rebuilds, all of our code.
+RUN --mount=type=cache,id=bytebot-cargo-registry,target=/usr/local/cargo/registry \
+    --mount=type=cache,id=bytebot-target,target=/src/target,sharing=locked \
+    cargo chef cook --release --locked --recipe-path recipe.json \
+        -p gateway-discord -p router-tools -p example-subscriber \
+ && rm -f target/bytebot-source-hashes
 COPY . .
-RUN cargo build --release --locked -p gateway-discord -p router-tools -p example-subscriber \
+# deploy/touch-changed-sources sets mtimes from content hashes (changed files: now,
+# others: 2000-01-01), so Cargo rebuilds exactly what changed whatever mtimes the
+# build context carried. The binaries are copied out of the cache mount.
+RUN --mount=type=cache,id=bytebot-cargo-registry,target=/usr/local/cargo/registry \
+    --mount=type=cache,id=bytebot-target,target=/src/target,sharing=locked \
+    deploy/touch-changed-sources target/bytebot-source-hashes \
+        cargo build --release --locked -p gateway-discord -p router-tools -p example-subscriber \
  && mkdir /out \
  && cp target/release/gateway-discord target/release/router-tools target/release/example-subscriber /out/
 

@@ -385,3 +385,133 @@ fn dockerfile_builds_every_program_cached_locked_and_unprivileged() {
         );
     }
 }
+
+/// Both build steps keep Cargo's registry and target/ in the same BuildKit caches, the
+/// build goes through `deploy/touch-changed-sources` (whose manifest lives in the
+/// cached target/), and cooking forgets that manifest (it builds stand-ins of our
+/// crates into the cache, which must not be mistaken for the real ones).
+#[test]
+fn dockerfile_caches_cargo_and_rebuilds_what_changed() {
+    let dockerfile = read("Dockerfile");
+    // RUN instructions joined across their continuation lines, blanks collapsed.
+    let runs: Vec<String> = dockerfile
+        .replace("\\\n", " ")
+        .lines()
+        .filter(|line| line.starts_with("RUN "))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let build_runs: Vec<&String> = runs
+        .iter()
+        .filter(|run| run.contains("cargo chef cook") || run.contains("cargo build"))
+        .collect();
+    assert_eq!(build_runs.len(), 2, "{runs:#?}");
+    for run in &build_runs {
+        for mount in [
+            "--mount=type=cache,id=bytebot-cargo-registry,target=/usr/local/cargo/registry",
+            "--mount=type=cache,id=bytebot-target,target=/src/target,sharing=locked",
+        ] {
+            assert!(run.contains(mount), "{mount} missing from: {run}");
+        }
+    }
+    let manifest = "target/bytebot-source-hashes";
+    assert!(
+        build_runs[0].contains("cargo chef cook")
+            && build_runs[0].contains(&format!("rm -f {manifest}")),
+        "{}",
+        build_runs[0]
+    );
+    assert!(
+        build_runs[1].contains(&format!(
+            "deploy/touch-changed-sources {manifest} cargo build --release"
+        )),
+        "{}",
+        build_runs[1]
+    );
+}
+
+/// Writes `src/main.rs` of the scratch crate printing `word`, with an mtime of `year`.
+fn write_main(dir: &Path, word: &str, year: i32) {
+    let path = dir.join("src/main.rs");
+    std::fs::write(&path, format!("fn main() {{ println!(\"{word}\"); }}\n")).unwrap();
+    let seconds_since_epoch = u64::try_from(year - 1970).unwrap() * 365 * 24 * 3600;
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds_since_epoch);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
+/// `cargo build` of the scratch crate in `dir`, through the script when `touch` is
+/// set; then what the binary prints.
+fn build_and_run(dir: &Path, touch: bool) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = if touch {
+        let mut command = Command::new(workspace_root().join("deploy/touch-changed-sources"));
+        command.arg("target/bytebot-source-hashes").arg(&cargo);
+        command
+    } else {
+        Command::new(&cargo)
+    };
+    let output = command
+        .args(["build", "--quiet", "--offline"])
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_INCREMENTAL", "0")
+        .output()
+        .expect("running cargo build");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = Command::new(dir.join("target/debug/scratch"))
+        .output()
+        .expect("running the scratch binary");
+    String::from_utf8(run.stdout).unwrap()
+}
+
+/// The mtime trap a cached target/ sets, sprung with real Cargo: a changed source whose
+/// mtime is older than the last build is not rebuilt (a stale binary), unless the
+/// build goes through `deploy/touch-changed-sources`; and an unchanged source with a
+/// new mtime (a fresh clone) is not rebuilt through it.
+#[test]
+fn touch_changed_sources_makes_cargo_rebuild_exactly_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    write_main(dir.path(), "one", 2010);
+    assert_eq!(build_and_run(dir.path(), true), "one\n");
+
+    // A change that arrives with an old mtime: plain Cargo keeps the stale binary...
+    write_main(dir.path(), "two", 2011);
+    assert_eq!(
+        build_and_run(dir.path(), false),
+        "one\n",
+        "the trap is not sprung"
+    );
+    // ...the script makes it rebuild.
+    assert_eq!(build_and_run(dir.path(), true), "two\n");
+
+    // Unchanged content with a brand new mtime keeps the last build (no rebuild).
+    let binary = dir.path().join("target/debug/scratch");
+    let built = std::fs::metadata(&binary).unwrap().modified().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("src/main.rs"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    assert_eq!(build_and_run(dir.path(), true), "two\n");
+    assert_eq!(
+        std::fs::metadata(&binary).unwrap().modified().unwrap(),
+        built,
+        "an unchanged source was rebuilt"
+    );
+}
