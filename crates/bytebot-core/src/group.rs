@@ -27,7 +27,9 @@
 //!   `claim_failed`). Skipping rather than answering unclaimed keeps "at most one
 //!   reply": every replica that cannot reach Redis would otherwise answer.
 //!
-//! `NX` with `GET` needs Redis 7.0 or newer.
+//! `NX` with `GET` needs Redis 7.0 or newer. On a Redis Cluster
+//! (`redis+cluster://`), each key lives in its own slot and the claimer's connection
+//! is a cluster connection ([`crate::bus::connect_keyed`]) that follows the slots.
 //!
 //! **What is guaranteed.** At most one replica of a group handles an envelope (while
 //! its claim lives). A replica that dies loses only the messages it had claimed and not
@@ -45,9 +47,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use redis::aio::MultiplexedConnection as Connection;
-
-use crate::bus::{BusConfig, BusError, connect};
+use crate::bus::{BusConfig, BusError, Connection, connect_keyed};
 
 /// How long a claim key lives: longer than any plausible delay between two replicas
 /// receiving the same message (their queues are bounded), short enough that claims do
@@ -303,7 +303,7 @@ impl Claimer {
             match &*slot {
                 Some(connection) => connection.clone(),
                 None => {
-                    let connection = connect(&inner.config).await?;
+                    let connection = connect_keyed(&inner.config).await?;
                     *slot = Some(connection.clone());
                     connection
                 }

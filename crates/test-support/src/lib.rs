@@ -23,6 +23,7 @@
 mod http;
 mod irc_server;
 mod proxy;
+mod redis_cluster;
 mod redis_server;
 
 pub use http::{
@@ -30,6 +31,7 @@ pub use http::{
 };
 pub use irc_server::{IrcClient, IrcLine, IrcServer, IrcServerBuilder};
 pub use proxy::TcpProxy;
+pub use redis_cluster::RedisCluster;
 pub use redis_server::{RedisServer, RedisServerBuilder};
 
 /// The generous bound for "eventually" in every test: a guard against hangs, never a

@@ -15,6 +15,7 @@
 //!
 //! Both use RESP3 (Redis 6 or newer), where one connection carries pushes and commands.
 
+mod cluster;
 mod publisher;
 mod subscriber;
 mod url;
@@ -22,6 +23,7 @@ mod url;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub use cluster::{Connection, connect_keyed};
 pub use publisher::{
     OutboxOptions, Publisher, PublisherCounters, PublisherStats, SUBSCRIBERS_SETTLE,
 };
@@ -70,6 +72,9 @@ pub struct BusConfig {
     connection_timeout: Duration,
     response_timeout: Duration,
     backoff: Backoff,
+    /// Cluster URLs: the node a per-node connection (publisher, subscription) tries
+    /// first, the last one that worked. Shared by clones.
+    preferred_node: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl BusConfig {
@@ -82,6 +87,7 @@ impl BusConfig {
             connection_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(5),
             backoff: Backoff::default(),
+            preferred_node: std::sync::Arc::default(),
         }
     }
 
@@ -132,9 +138,13 @@ impl BusConfig {
         }
     }
 
-    /// A RESP3 client with this config's connection and response timeouts.
+    /// A RESP3 client (for a cluster URL: for its first node).
     fn client(&self) -> Result<redis::Client, BusError> {
-        redis::Client::open(self.url.connection_info_resp3()).map_err(|err| self.redis_error(err))
+        self.client_for(&self.url)
+    }
+
+    fn client_for(&self, url: &RedisUrl) -> Result<redis::Client, BusError> {
+        redis::Client::open(url.connection_info_resp3()).map_err(|err| self.redis_error(err))
     }
 
     fn connection_config(&self) -> redis::AsyncConnectionConfig {
@@ -143,14 +153,40 @@ impl BusConfig {
             .set_response_timeout(Some(self.response_timeout))
     }
 
-    /// Opens a connection, names it, and checks it answers.
+    /// Opens a connection, names it, and checks it answers. For a cluster URL, to one
+    /// of its nodes: pub/sub works on any node of a cluster (see `cluster.rs`); the
+    /// nodes are tried in turn, starting with the last one that worked.
     async fn open(
         &self,
         config: redis::AsyncConnectionConfig,
     ) -> Result<redis::aio::MultiplexedConnection, BusError> {
+        let nodes = self.url.nodes();
+        if nodes.is_empty() {
+            return self.open_node(&self.url, &config).await;
+        }
+        let first = self.preferred_node.load(Ordering::Relaxed);
+        let mut last_error = None;
+        for offset in 0..nodes.len() {
+            let index = (first + offset) % nodes.len();
+            match self.open_node(&nodes[index], &config).await {
+                Ok(connection) => {
+                    self.preferred_node.store(index, Ordering::Relaxed);
+                    return Ok(connection);
+                }
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.expect("a cluster url lists at least one node"))
+    }
+
+    async fn open_node(
+        &self,
+        url: &RedisUrl,
+        config: &redis::AsyncConnectionConfig,
+    ) -> Result<redis::aio::MultiplexedConnection, BusError> {
         let mut connection = self
-            .client()?
-            .get_multiplexed_async_connection_with_config(&config)
+            .client_for(url)?
+            .get_multiplexed_async_connection_with_config(config)
             .await
             .map_err(|err| self.redis_error(err))?;
         redis::cmd("CLIENT")

@@ -36,18 +36,42 @@ pub struct RedisUrl {
     info: redis::ConnectionInfo,
     printed: String,
     has_password: bool,
+    /// For a cluster URL (`redis+cluster://`, read in `bus/cluster.rs`), one URL per
+    /// listed node (`info` is the first one's); empty otherwise.
+    nodes: Vec<RedisUrl>,
 }
 
 impl RedisUrl {
     /// Parses and checks a URL (see the README's "Configuration" for what is accepted).
     /// The error says what is wrong and never contains the input.
     pub fn parse(input: &str) -> Result<RedisUrl, BusError> {
+        if let Some(cluster) = super::cluster::parse(input) {
+            let cluster = cluster.map_err(|reason| BusError::InvalidUrl { reason })?;
+            let first = &cluster.nodes[0];
+            return Ok(RedisUrl {
+                info: first.info.clone(),
+                printed: cluster.printed,
+                has_password: first.has_password,
+                nodes: cluster.nodes,
+            });
+        }
         let checked = check::check(input).map_err(|reason| BusError::InvalidUrl { reason })?;
         Ok(RedisUrl {
             info: checked.info,
             printed: checked.printed,
             has_password: checked.has_password,
+            nodes: Vec::new(),
         })
+    }
+
+    /// Whether this is a Redis Cluster URL (`redis+cluster://host:port[,host:port...]`).
+    pub fn is_cluster(&self) -> bool {
+        !self.nodes.is_empty()
+    }
+
+    /// The listed nodes of a cluster URL; empty for a single server.
+    pub(super) fn nodes(&self) -> &[RedisUrl] {
+        &self.nodes
     }
 
     /// The URL as it prints: rebuilt from its parts, the password as `***`.
