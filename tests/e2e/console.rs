@@ -7,8 +7,11 @@ use bytebot_core::bus::{Delivery, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{InboundMessage, MAX_PAYLOAD_BYTES, OutboundMessage, decode_inbound};
 use bytebot_core::pattern::Pattern;
 use bytebot_core::receipt::decode_receipt;
-use bytebot_e2e::{Daemon, PATIENCE, binaries, router_tools, stderr, stdout, wait_for_subscriber};
-use bytebot_test_support::{RedisServer, bus_config};
+use bytebot_e2e::{
+    Daemon, PATIENCE, binaries, router_tools, stderr, stdout, wait_for_subscriber,
+    without_round_trip,
+};
+use bytebot_test_support::{RedisServer, bus_config, wait_until};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 use tokio::sync::mpsc;
@@ -129,8 +132,8 @@ async fn lines_typed_while_redis_is_down_are_sent_when_it_is_back() {
     let redis = RedisServer::start().await;
     let subscriber = Daemon::example_subscriber(&redis.url(), &[]).await;
     let mut chat = Chat::start(&redis, &["--timeout", "10"]).await;
-    chat.type_lines("!ping\n").await;
-    assert_eq!(chat.reply().await, "pong");
+    chat.type_lines("!echo zero\n").await;
+    assert_eq!(chat.reply().await, "zero");
 
     redis.stop().await;
     chat.type_lines("!echo one\n!echo two\n").await;
@@ -146,6 +149,124 @@ async fn lines_typed_while_redis_is_down_are_sent_when_it_is_back() {
         .await;
 }
 
+/// The round trip on the console platform: example-subscriber answers `pong`, gets
+/// chat's receipt with the message's id, and edits it to show the time; chat shows
+/// the edit, and a reaction on the line it concerns.
+#[tokio::test]
+async fn chat_shows_edits_and_reactions_on_the_messages_it_showed() {
+    let redis = RedisServer::start().await;
+    let subscriber = Daemon::example_subscriber(&redis.url(), &[]).await;
+    let mut chat = Chat::start(&redis, &["--timeout", "10"]).await;
+    chat.type_lines("!ping\n").await;
+    assert_eq!(chat.reply().await, "pong");
+    let edited = chat.reply().await;
+    assert_eq!(
+        without_round_trip(&edited),
+        "",
+        "{edited:?}\n{}",
+        subscriber.log()
+    );
+    chat.type_lines("!roll 1d6\n").await;
+    assert!(chat.reply().await.starts_with("🎲 1d6: "));
+    assert_eq!(chat.reply().await, "(🎲 on: !roll 1d6)");
+    chat.end_input();
+    assert_eq!(chat.exit_code().await, Some(0), "{:?}", chat.drain_notes());
+}
+
+/// `send --action` publishes every action as a bot would and, with `--wait`, prints the
+/// gateway's receipt; chat, the console gateway, carries each out on the messages it
+/// showed; `watch` shows each action and receipt readably.
+#[tokio::test]
+async fn send_publishes_every_action_chat_performs_it_and_watch_shows_it() {
+    let redis = RedisServer::start().await;
+    let watch = Daemon::watch(&redis.url()).await;
+    let mut chat = Chat::start(&redis, &["--timeout", "10"]).await;
+    chat.type_lines("hello\n").await;
+    assert!(wait_until(PATIENCE, || watch.log().contains("tester: hello")).await);
+    let session = format!("console-{}", chat.child.id().unwrap());
+    let (line, reply) = (format!("{session}-1"), format!("{session}-2"));
+    let send = async |args: &[&str]| {
+        let mut all = vec!["send", "--user", "tester", "--wait"];
+        all.extend_from_slice(args);
+        let output = router_tools(&redis.url(), &all, "").await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        send(&["--action", "react", "--message-id", &line, "--emoji", "👍"]).await,
+        format!("react done {line}")
+    );
+    assert_eq!(chat.reply().await, "(👍 on: hello)");
+    assert_eq!(
+        send(&["--action", "send", "hi there"]).await,
+        format!("delivered {reply}")
+    );
+    assert_eq!(chat.reply().await, "hi there");
+    assert_eq!(
+        send(&["--action", "edit", "--message-id", &reply, "hi again"]).await,
+        format!("edit done {reply}")
+    );
+    assert_eq!(chat.reply().await, "hi again (edited)");
+    assert_eq!(
+        send(&[
+            "--action",
+            "unreact",
+            "--message-id",
+            &line,
+            "--emoji",
+            "👍"
+        ])
+        .await,
+        format!("unreact done {line}")
+    );
+    assert_eq!(chat.reply().await, "(👍 taken back on: hello)");
+    assert_eq!(
+        send(&["--action", "delete", "--message-id", &reply]).await,
+        format!("delete done {reply}")
+    );
+    assert_eq!(chat.reply().await, "(deleted: hi again)");
+    assert_eq!(send(&["--action", "typing"]).await, "typing done");
+    assert_eq!(
+        send(&["--action", "edit", "--message-id", &reply, "too late"]).await,
+        format!("edit failed: unknown message `{reply}`: this console never showed it")
+    );
+
+    // An action that is not a valid envelope is refused before anything is published.
+    let refused = router_tools(
+        &redis.url(),
+        &["send", "--action", "react", "--message-id", &line],
+        "",
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("`react` needs `emoji`"),
+        "{}",
+        stderr(&refused)
+    );
+
+    for shown in [
+        format!("-> tester: react 👍 on {line}"),
+        format!("<- tester: react done {line}"),
+        format!("-> tester: edit {reply}: hi again"),
+        format!("-> tester: delete {reply}"),
+        "-> tester: typing".to_owned(),
+        format!("<- tester: edit failed: unknown message `{reply}`"),
+    ] {
+        assert!(
+            wait_until(PATIENCE, || watch.log().contains(&shown)).await,
+            "watch never showed {shown:?}:\n{}",
+            watch.log()
+        );
+    }
+    chat.end_input();
+    assert_eq!(chat.exit_code().await, Some(0), "{:?}", chat.drain_notes());
+}
+
 /// What a gateway does after each outbound message, the console does for each reply it
 /// shows: a receipt on the receipt topic at the same address, correlated by
 /// `in_reply_to`, with a message id of the console's.
@@ -154,8 +275,8 @@ async fn chat_publishes_a_delivery_receipt_for_every_reply() {
     let redis = RedisServer::start().await;
     let _subscriber = Daemon::example_subscriber(&redis.url(), &[]).await;
     let mut bus = listen(&redis, &["inbound.console.*", "receipt.console.*"]).await;
-    let output = router_tools(&redis.url(), &["chat"], "!ping\n!echo hi\n").await;
-    assert_eq!(stdout(&output), "pong\nhi\n", "{}", stderr(&output));
+    let output = router_tools(&redis.url(), &["chat"], "!echo one\n!echo hi\n").await;
+    assert_eq!(stdout(&output), "one\nhi\n", "{}", stderr(&output));
 
     let mut lines: Vec<InboundMessage> = Vec::new();
     let mut receipts = Vec::new();
@@ -227,7 +348,7 @@ async fn a_line_over_the_payload_limit_is_refused_and_the_next_one_is_sent() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(stdout(&output), "pong\n");
+    assert_eq!(without_round_trip(&stdout(&output)), "pong\n");
     let first = decode_inbound(&next(&mut inbound).await.payload).unwrap();
     assert_eq!(first.content, "!ping");
     assert!(

@@ -27,7 +27,7 @@ async fn watch_prints_one_line_per_message_and_survives_a_restart() {
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
     assert!(wait_for_subscriber(&redis.url(), "router-tools-watch").await);
 
-    router_tools(&redis.url(), &["chat", "--user", "alice"], "!ping\n").await;
+    router_tools(&redis.url(), &["chat", "--user", "alice"], "!echo pong\n").await;
     let mut next = async || {
         tokio::time::timeout(PATIENCE, lines.next_line())
             .await
@@ -37,7 +37,7 @@ async fn watch_prints_one_line_per_message_and_survives_a_restart() {
     };
     let inbound = next().await;
     assert!(
-        inbound.ends_with(" inbound  console local/terminal alice: !ping"),
+        inbound.ends_with(" inbound  console local/terminal alice: !echo pong"),
         "{inbound}"
     );
     let outbound = next().await;

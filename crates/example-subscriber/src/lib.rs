@@ -1,15 +1,21 @@
 //! example-subscriber: a Bytebot subscriber answering `!ping`, `!echo`, `!roll`, `!help`,
-//! the classic reactions and greetings, on every platform.
+//! the classic reactions and greetings, on every platform, and following what it
+//! answered (the round trip on `!ping`, edits and deletions of its commands: see
+//! [`handler`]).
 //!
 //! It is a library with one entry point, [`run`], so tests can run it in-process; the
 //! binary (`main.rs`) only parses flags, installs logging and calls it. The bus work
 //! (decoding, loop guard, ordering, outages, shutdown) is `bytebot_core::bot`'s; this
-//! crate holds only the commands, in [`commands`].
+//! crate holds only the commands, in [`commands`], and what to do with each message
+//! and receipt, in [`handler`].
 
+pub mod answered;
 pub mod commands;
+pub mod handler;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::bail;
 use bytebot_core::bot::{Bot, BotCounters, BotStats};
@@ -20,7 +26,7 @@ use bytebot_core::pattern::{Pattern, Severity};
 use bytebot_daemon::metrics::names;
 use bytebot_daemon::{DaemonShell, Health, Metrics};
 
-use crate::commands::Command;
+use crate::handler::Handler;
 
 /// The name this program's connections carry (`bytebot:example-subscriber:<host>`).
 pub const ROLE: &str = "example-subscriber";
@@ -104,7 +110,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let stats = if config.echo {
         bot.run(echo, shutdown).await
     } else {
-        bot.run(move |message| answer(message, prefix.clone()), shutdown)
+        let handler = Arc::new(Handler::new(prefix));
+        let on_receipt = Arc::clone(&handler);
+        bot.kinds(handler::KINDS)
+            .on_receipt(move |receipt| {
+                let actions = on_receipt.on_receipt(&receipt);
+                async move { actions }
+            })
+            .run(
+                move |message| {
+                    let actions = handler.on_message(&message);
+                    async move { actions }
+                },
+                shutdown,
+            )
             .await
     };
     shell.stop().await;
@@ -154,23 +173,6 @@ fn record(metrics: &Metrics, counters: &BotCounters) {
     metrics
         .counter(names::ROOM_QUEUE_DROPPED, &[])
         .absolute(stats.dropped_room_queue_full);
-}
-
-/// The handler: at most one reply, a platform reply to the command's message.
-async fn answer(message: InboundMessage, prefix: String) -> Vec<OutboundMessage> {
-    let Some(command) = Command::parse(&message.content, &prefix) else {
-        return Vec::new();
-    };
-    tracing::debug!(topic = %message.topic, ?command, "answering");
-    let name = message
-        .author
-        .display_name
-        .as_deref()
-        .unwrap_or(&message.author.name);
-    vec![OutboundMessage::reply_to(
-        &message,
-        command.apply(name, &message.platform),
-    )]
 }
 
 /// The echo handler: the content back as is (the `Bot` refuses blank replies itself).

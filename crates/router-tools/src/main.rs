@@ -267,7 +267,7 @@ fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
             let wait = args.wait.map(|wait| seconds(wait, "--wait")).transpose()?;
             let message = args
                 .message()
-                .unwrap_or_else(|problem| usage_error("send", problem));
+                .unwrap_or_else(|problem| usage_error("send", &problem));
             runtime.block_on(send::run(SendConfig {
                 redis_url,
                 message,

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytebot_core::bus::{BusConfig, Delivery, RedisUrl, SubscribeOptions, Subscription};
-use bytebot_core::envelope::{decode_inbound, decode_outbound};
+use bytebot_core::envelope::{
+    InboundKind, InboundMessage, OutboundAction, OutboundMessage, decode_inbound, decode_outbound,
+};
 use bytebot_core::pattern::Pattern;
+use bytebot_core::receipt::DeliveryReceipt;
 use bytebot_core::receipt::decode_receipt;
 use bytebot_core::{Direction, Topic};
 use serde_json::json;
@@ -115,10 +118,7 @@ pub fn text_line(delivery: &Delivery) -> String {
     );
     let text = match topic.direction() {
         bytebot_core::Direction::Inbound => match decode_inbound(&delivery.payload) {
-            Ok(message) => {
-                let bot = if message.author.bot { " [bot]" } else { "" };
-                format!("{}{bot}: {}", message.author.name, message.content)
-            }
+            Ok(message) => inbound_text(&message),
             Err(err) => format!(
                 "{}: (undecodable: {err}) {}",
                 topic.user(),
@@ -126,7 +126,7 @@ pub fn text_line(delivery: &Delivery) -> String {
             ),
         },
         bytebot_core::Direction::Outbound => match decode_outbound(&delivery.payload) {
-            Ok(message) => format!("-> {}: {}", topic.user(), message.content),
+            Ok(message) => format!("-> {}: {}", topic.user(), outbound_text(&message)),
             Err(err) => format!(
                 "-> {}: (undecodable: {err}) {}",
                 topic.user(),
@@ -134,22 +134,7 @@ pub fn text_line(delivery: &Delivery) -> String {
             ),
         },
         bytebot_core::Direction::Receipt => match decode_receipt(&delivery.payload) {
-            Ok(receipt) if receipt.ok => {
-                format!(
-                    "<- {}: delivered {}",
-                    topic.user(),
-                    receipt.message_ids.join(" ")
-                )
-            }
-            Ok(receipt) => {
-                let error = receipt.error.map_or_else(String::new, |error| {
-                    let code = error
-                        .code
-                        .map_or_else(String::new, |code| format!("{code} "));
-                    format!("{code}{}", error.message)
-                });
-                format!("<- {}: failed: {error}", topic.user())
-            }
+            Ok(receipt) => format!("<- {}: {}", topic.user(), receipt_text(receipt)),
             Err(err) => format!(
                 "<- {}: (undecodable: {err}) {}",
                 topic.user(),
@@ -159,6 +144,65 @@ pub fn text_line(delivery: &Delivery) -> String {
         _ => format!("{}: {}", topic.user(), preview(&delivery.payload)),
     };
     format!("{time} {place} {text}")
+}
+
+/// What an inbound envelope says, by kind: `alice: !ping`, `alice: (edited m1) !pong`,
+/// `alice: (deleted m1)`, `alice: (👍 on m1)`, `alice: (took back 👍 on m1)`.
+fn inbound_text(message: &InboundMessage) -> String {
+    let bot = if message.author.bot { " [bot]" } else { "" };
+    let who = format!("{}{bot}", message.author.name);
+    let id = &message.message_id;
+    let emoji = message
+        .reaction
+        .as_ref()
+        .map_or("", |reaction| reaction.emoji.as_str());
+    match message.kind {
+        InboundKind::Message => format!("{who}: {}", message.content),
+        InboundKind::MessageEdited => format!("{who}: (edited {id}) {}", message.content),
+        InboundKind::MessageDeleted => format!("{who}: (deleted {id})"),
+        InboundKind::ReactionAdded => format!("{who}: ({emoji} on {id})"),
+        InboundKind::ReactionRemoved => format!("{who}: (took back {emoji} on {id})"),
+        other => format!("{who}: ({other} kind, about {id}) {}", message.content),
+    }
+}
+
+/// What an outbound envelope asks, by action: `pong`, `edit m1: pong (3 ms)`,
+/// `delete m1`, `react 🎲 on m1`, `unreact 🎲 on m1`, `typing`.
+fn outbound_text(message: &OutboundMessage) -> String {
+    let id = message.message_id.as_deref().unwrap_or_default();
+    let emoji = message.emoji.as_deref().unwrap_or_default();
+    match message.action {
+        OutboundAction::Send => message.content.clone(),
+        OutboundAction::Edit => format!("edit {id}: {}", message.content),
+        OutboundAction::React | OutboundAction::Unreact => {
+            format!("{} {emoji} on {id}", message.action)
+        }
+        OutboundAction::Typing => "typing".to_owned(),
+        other => format!("{other} {id}"),
+    }
+}
+
+/// What a receipt reports: `delivered m1 m2` (a send), `edit done m1`, or
+/// `edit failed: 50005 Cannot edit...`.
+pub fn receipt_text(receipt: DeliveryReceipt) -> String {
+    let ids = receipt.message_ids.join(" ");
+    let action = receipt.action;
+    if receipt.ok {
+        return match action {
+            OutboundAction::Send => format!("delivered {ids}"),
+            _ => format!("{action} done {ids}").trim_end().to_owned(),
+        };
+    }
+    let error = receipt.error.map_or_else(String::new, |error| {
+        let code = error
+            .code
+            .map_or_else(String::new, |code| format!("{code} "));
+        format!("{code}{}", error.message)
+    });
+    match action {
+        OutboundAction::Send => format!("failed: {error}"),
+        _ => format!("{action} failed: {error}"),
+    }
 }
 
 /// One JSON object: time, pattern, topic, and the envelope (or the raw payload and why
@@ -218,6 +262,84 @@ mod tests {
             channel: channel.into(),
             payload: payload.into(),
         }
+    }
+
+    /// Every inbound kind, outbound action and receipt reads as what happened.
+    #[test]
+    fn text_lines_show_every_kind_and_action() {
+        use bytebot_core::envelope::Reaction;
+        use bytebot_core::receipt::DeliveryError;
+
+        let topic: Topic = "inbound.console.local.terminal.alice".parse().unwrap();
+        let alice = Author::new("alice", "alice");
+        let inbound = |message: InboundMessage| {
+            let line = text_line(&delivery(&topic.to_string(), message.encode()));
+            line.split_once(" alice: ").unwrap().1.to_owned()
+        };
+        let mut edited = InboundMessage::event(
+            InboundKind::MessageEdited,
+            topic.clone(),
+            "m1",
+            alice.clone(),
+        );
+        edited.content = "!echo bye".into();
+        assert_eq!(inbound(edited), "(edited m1) !echo bye");
+        let deleted = InboundMessage::event(
+            InboundKind::MessageDeleted,
+            topic.clone(),
+            "m1",
+            alice.clone(),
+        );
+        assert_eq!(inbound(deleted), "(deleted m1)");
+        let mut reacted = InboundMessage::event(
+            InboundKind::ReactionAdded,
+            topic.clone(),
+            "m1",
+            alice.clone(),
+        );
+        reacted.reaction = Some(Reaction::unicode("👍"));
+        assert_eq!(inbound(reacted.clone()), "(👍 on m1)");
+        reacted.kind = InboundKind::ReactionRemoved;
+        assert_eq!(inbound(reacted), "(took back 👍 on m1)");
+
+        let outbound = |message: OutboundMessage| {
+            let line = text_line(&delivery(&topic.reply().to_string(), message.encode()));
+            line.split_once(" -> alice: ").unwrap().1.to_owned()
+        };
+        assert_eq!(
+            outbound(OutboundMessage::edit("m2", "pong (3 ms)")),
+            "edit m2: pong (3 ms)"
+        );
+        assert_eq!(outbound(OutboundMessage::delete("m2")), "delete m2");
+        assert_eq!(
+            outbound(OutboundMessage::react("m1", "🎲")),
+            "react 🎲 on m1"
+        );
+        assert_eq!(
+            outbound(OutboundMessage::unreact("m1", "🎲")),
+            "unreact 🎲 on m1"
+        );
+        assert_eq!(outbound(OutboundMessage::typing()), "typing");
+
+        let receipt_topic = topic.with_direction(bytebot_core::Direction::Receipt);
+        let receipt = |receipt: DeliveryReceipt| {
+            let line = text_line(&delivery(&receipt_topic.to_string(), receipt.encode()));
+            line.split_once(" <- alice: ").unwrap().1.to_owned()
+        };
+        let edited =
+            DeliveryReceipt::delivered(None, vec!["m2".into()]).for_action(OutboundAction::Edit);
+        assert_eq!(receipt(edited), "edit done m2");
+        let typing =
+            DeliveryReceipt::delivered(None, Vec::new()).for_action(OutboundAction::Typing);
+        assert_eq!(receipt(typing), "typing done");
+        let error = DeliveryError {
+            code: Some(10008),
+            message: "Unknown Message".into(),
+            status: Some(404),
+        };
+        let failed =
+            DeliveryReceipt::failed(None, Vec::new(), error).for_action(OutboundAction::Delete);
+        assert_eq!(receipt(failed), "delete failed: 10008 Unknown Message");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! In the style of mini-redis' `src/cmd/`: [`Command::parse`] turns a message into a
 //! command (or nothing), and [`Command::apply`] turns the command into the reply text.
 //! Adding a command is one new file, one variant, one line in `parse` and one in
-//! `apply`, and one line in [`help::COMMANDS`].
+//! `apply`, and one line in [`help::COMMANDS`]. What a command does beyond its reply
+//! (a reaction on `!roll`, the round trip on `!ping`) is asked of the command too
+//! ([`Command::reaction`], [`Ping::with_round_trip`]), so the handler
+//! (`crate::handler`) stays the same for every command.
 
 mod echo;
 mod greeting;
@@ -57,6 +60,15 @@ impl Command {
             other => Command::Reaction(Reaction::parse(other)?),
         };
         Some(command)
+    }
+
+    /// The reaction the bot adds to the command's message besides its reply: 🎲 on a
+    /// valid `!roll`.
+    pub fn reaction(&self) -> Option<&'static str> {
+        match self {
+            Command::Roll(Roll::Dice { .. }) => Some("🎲"),
+            _ => None,
+        }
     }
 
     /// The reply, given the author's name (for greetings) and the platform (for its
@@ -116,6 +128,14 @@ mod tests {
         ] {
             assert_eq!(Command::parse(content, "!"), None, "{content:?}");
         }
+    }
+
+    #[test]
+    fn only_a_valid_roll_gets_a_reaction() {
+        let reaction = |content| Command::parse(content, "!").unwrap().reaction();
+        assert_eq!(reaction("!roll 2d6"), Some("🎲"));
+        assert_eq!(reaction("!roll 0d6"), None);
+        assert_eq!(reaction("!ping"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use bytebot_core::envelope::{
     Author, InboundKind, InboundMessage, OutboundMessage, decode_outbound,
 };
 use bytebot_core::pattern::Pattern;
+use bytebot_core::receipt::DeliveryReceipt;
 use bytebot_core::{Direction, Space, Topic};
 use bytebot_test_support::{PATIENCE, RedisServer, bus_config, free_local_addr};
 use example_subscriber::Config;
@@ -94,6 +95,29 @@ pub async fn publish(redis: &RedisServer, channel: &str, payload: &[u8]) -> i64 
 /// Publishes `message` on its topic, as a gateway does.
 pub async fn publish_inbound(redis: &RedisServer, message: &InboundMessage) {
     publish(redis, &message.topic.to_string(), &message.encode()).await;
+}
+
+/// Plays the gateway's part after `reply` (published on the outbound `channel`):
+/// its receipt, the action carried out on the platform messages `message_ids`.
+pub async fn deliver(
+    redis: &RedisServer,
+    channel: &str,
+    reply: &OutboundMessage,
+    message_ids: &[&str],
+) {
+    let topic: Topic = channel.parse().unwrap();
+    let receipt = DeliveryReceipt::delivered(
+        reply.in_reply_to,
+        message_ids.iter().map(|id| (*id).to_owned()).collect(),
+    )
+    .for_action(reply.action);
+    let receivers = publish(
+        redis,
+        &topic.with_direction(Direction::Receipt).to_string(),
+        &receipt.encode(),
+    )
+    .await;
+    assert_eq!(receivers, 1, "the bot listens to its receipts");
 }
 
 /// What the bot publishes on `outbound.*`, as the gateway sees it.

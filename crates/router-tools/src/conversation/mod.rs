@@ -2,8 +2,9 @@
 //!
 //! It subscribes to the console's reply topic *before* publishing anything (pub/sub
 //! keeps nothing for late subscribers), publishes inbound envelopes as a gateway
-//! would, and plays the gateway for the replies: prints them and publishes the
-//! delivery receipt a real gateway would.
+//! would, and plays the gateway for the replies: carries out each action (prints a
+//! message sent; shows an edit, a deletion or a reaction on a message it showed) and
+//! publishes the delivery receipt a real gateway would.
 //!
 //! Publishing goes through a small outbox of our own rather than the bus `Publisher`:
 //! a console needs PUBLISH's receiver count for each line (nobody listening, or a reply
@@ -15,13 +16,13 @@
 
 mod references;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytebot_core::bus::{self, BusConfig, Delivery, RedisUrl, SubscribeOptions, Subscription};
-use bytebot_core::envelope::{InboundMessage, decode_outbound};
+use bytebot_core::envelope::{InboundMessage, OutboundAction, OutboundMessage, decode_outbound};
 use bytebot_core::pattern::Pattern;
 use bytebot_core::receipt::{DeliveryError, DeliveryReceipt};
 use bytebot_core::{Direction, Topic};
@@ -89,6 +90,11 @@ pub struct Conversation {
     last_delivered: Option<String>,
     /// Make every receipt a failure with this platform error code.
     fail_with: Option<i64>,
+    /// The text of every message shown (lines typed and replies sent), by platform
+    /// id: what edits, deletions and reactions act on. A console session is short;
+    /// past [`MAX_SHOWN`] the oldest are forgotten.
+    shown: HashMap<String, String>,
+    shown_order: VecDeque<String>,
     /// PUBLISH's count for the last line published.
     last_receivers: i64,
     warned_nobody: bool,
@@ -134,6 +140,8 @@ impl Conversation {
             waiting: HashSet::new(),
             last_delivered: None,
             fail_with: None,
+            shown: HashMap::new(),
+            shown_order: VecDeque::new(),
             last_receivers: 0,
             warned_nobody: false,
         })
@@ -166,6 +174,7 @@ impl Conversation {
         );
         message.reply_to = self.last_delivered.clone();
         console::check_size("the message, as an envelope,", &message.encode())?;
+        self.remember_shown(&message.message_id, content);
         self.sent.insert(
             message.id,
             Sent {
@@ -350,21 +359,18 @@ impl Conversation {
                         .filter_map(|id| self.sent.get(id))
                         .min_by_key(|sent| sent.at)
                         .map(|sent| sent.id)
+                        .filter(|_| reply.action == OutboundAction::Send)
                 });
                 let sent_at = answered.and_then(|id| {
                     self.waiting.remove(&id);
                     self.sent.get(&id).map(|sent| sent.at)
                 });
                 let receipt = match self.fail_with {
-                    None => {
-                        let message_id = self.ids.next_id();
-                        let _ = writeln!(out, "{}", reply.content);
-                        self.last_delivered = Some(message_id.clone());
-                        DeliveryReceipt::delivered(reply.in_reply_to, vec![message_id])
-                    }
+                    None => self.perform(&reply, out),
                     Some(code) => {
-                        let _ = writeln!(out, "[not delivered: error {code}] {}", reply.content);
+                        let _ = writeln!(out, "[not delivered: error {code}] {}", describe(&reply));
                         DeliveryReceipt::failed(reply.in_reply_to, Vec::new(), simulated(code))
+                            .for_action(reply.action)
                     }
                 };
                 let _ = out.flush();
@@ -398,6 +404,64 @@ impl Conversation {
         });
     }
 
+    /// Carries out `reply` as the console platform: a send is printed on `out`; an
+    /// edit, a deletion or a reaction is shown on its own line, about a message this
+    /// console showed (`(edited)` after the new text, as chat apps show it); typing
+    /// goes to stderr. Returns the receipt: a failure for a message it never showed.
+    fn perform(&mut self, reply: &OutboundMessage, out: &mut impl Write) -> DeliveryReceipt {
+        let action = reply.action;
+        if action == OutboundAction::Send {
+            let message_id = self.ids.next_id();
+            let _ = writeln!(out, "{}", reply.content);
+            self.last_delivered = Some(message_id.clone());
+            self.remember_shown(&message_id, &reply.content);
+            return DeliveryReceipt::delivered(reply.in_reply_to, vec![message_id]);
+        }
+        if action == OutboundAction::Typing {
+            eprintln!("(typing...)");
+            return DeliveryReceipt::delivered(reply.in_reply_to, Vec::new()).for_action(action);
+        }
+        let message_id = reply.message_id.clone().unwrap_or_default();
+        let Some(text) = self.shown.get(&message_id).cloned() else {
+            eprintln!(
+                "warning: {action} of message `{message_id}`, which this console never showed"
+            );
+            let error = DeliveryError {
+                code: None,
+                message: format!("unknown message `{message_id}`: this console never showed it"),
+                status: None,
+            };
+            return DeliveryReceipt::failed(reply.in_reply_to, Vec::new(), error)
+                .for_action(action);
+        };
+        let emoji = reply.emoji.as_deref().unwrap_or_default();
+        let _ = match action {
+            OutboundAction::Edit => {
+                self.shown.insert(message_id.clone(), reply.content.clone());
+                writeln!(out, "{} (edited)", reply.content)
+            }
+            OutboundAction::Delete => {
+                self.shown.remove(&message_id);
+                writeln!(out, "(deleted: {text})")
+            }
+            OutboundAction::React => writeln!(out, "({emoji} on: {text})"),
+            OutboundAction::Unreact => writeln!(out, "({emoji} taken back on: {text})"),
+            other => writeln!(out, "({other} on: {text})"),
+        };
+        DeliveryReceipt::delivered(reply.in_reply_to, vec![message_id]).for_action(action)
+    }
+
+    /// Remembers the text of a message shown, for later edits, deletions, reactions.
+    fn remember_shown(&mut self, message_id: &str, text: &str) {
+        self.shown.insert(message_id.to_owned(), text.to_owned());
+        self.shown_order.push_back(message_id.to_owned());
+        while self.shown_order.len() > MAX_SHOWN {
+            if let Some(oldest) = self.shown_order.pop_front() {
+                self.shown.remove(&oldest);
+            }
+        }
+    }
+
     /// Shows replies until every line has one and nothing more came for `settle`, or
     /// `timeout` passes. Returns how many lines were left unanswered.
     pub async fn wait_for_replies(
@@ -420,6 +484,24 @@ impl Conversation {
             }
         }
         self.unanswered()
+    }
+}
+
+/// How many shown messages a console remembers for edits, deletions and reactions.
+const MAX_SHOWN: usize = 10_000;
+
+/// A reply in one line, for `--fail-with`: its content, or its action.
+fn describe(reply: &OutboundMessage) -> String {
+    match reply.action {
+        OutboundAction::Send => reply.content.clone(),
+        action => format!(
+            "{action} {}{}",
+            reply.message_id.as_deref().unwrap_or_default(),
+            reply
+                .emoji
+                .as_deref()
+                .map_or_else(String::new, |emoji| format!(" {emoji}"))
+        ),
     }
 }
 
