@@ -166,9 +166,10 @@ async fn chat_shows_edits_and_reactions_on_the_messages_it_showed() {
         "{edited:?}\n{}",
         subscriber.log()
     );
-    chat.type_lines("!roll 1d6\n").await;
-    assert!(chat.reply().await.starts_with("🎲 1d6: "));
-    assert_eq!(chat.reply().await, "(🎲 on: !roll 1d6)");
+    chat.type_lines("!roll 2d6\n").await;
+    let roll = chat.reply().await;
+    assert!(roll.starts_with("🎲 2d6: "), "{roll}");
+    assert_eq!(chat.reply().await, "(🎲 on: !roll 2d6)");
     chat.end_input();
     assert_eq!(chat.exit_code().await, Some(0), "{:?}", chat.drain_notes());
 }

@@ -283,7 +283,7 @@ async fn send_raw_without_topic_says_what_is_missing() {
         "{text}"
     );
     assert!(
-        text.contains("Usage: router-tools send [OPTIONS] <CONTENT>"),
+        text.contains("Usage: router-tools send [OPTIONS] [CONTENT]"),
         "{text}"
     );
     assert!(!text.contains("--redis-url"), "{text}");
