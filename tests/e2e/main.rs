@@ -10,6 +10,7 @@ mod demo;
 mod deploy;
 mod groups;
 mod healthcheck;
+mod hygiene;
 mod node;
 mod operate;
 mod python;

@@ -6,6 +6,8 @@
 //! exporter: a Cargo feature would not do, since features are unified when the
 //! binaries are built together (the Dockerfile and the e2e tests do).
 
+use std::io::IsTerminal as _;
+
 /// How log lines look (`--log-format`, env `BYTEBOT_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -16,6 +18,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether text log lines carry ANSI colours: only on a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>). A log
+/// file, `docker logs` or Fly's log shipper would otherwise keep the escape codes.
+fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 /// Installs the global tracing subscriber: stderr, filtered by `RUST_LOG` (or
 /// `default_filter` when it is unset or invalid), in `format`.
 ///
@@ -23,11 +32,30 @@ pub enum LogFormat {
 pub fn init(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some("".as_ref())));
+        assert!(!use_colour(true, Some("1".as_ref())));
+        assert!(!use_colour(false, None));
+        assert!(!use_colour(false, Some("1".as_ref())));
     }
 }

@@ -46,13 +46,17 @@ pub enum BusError {
         reason: String,
     },
     /// Connecting to Redis or running a command failed.
-    #[error("redis at {redacted}: {source}")]
+    ///
+    /// The driver's error is part of the message and deliberately not the `source()`:
+    /// a `RedisError` prints its own cause and also returns it as its source, so an
+    /// `anyhow` `{:#}` walking the chain printed "Connection refused (os error 111)"
+    /// three times. The chain ends here, and each cause is printed once.
+    #[error("redis at {redacted}: {cause}")]
     Redis {
         /// The URL with its password replaced by `***`.
         redacted: String,
         /// The driver's error (it never includes the URL or password).
-        #[source]
-        source: redis::RedisError,
+        cause: redis::RedisError,
     },
     /// A wait for Redis ran out of time.
     #[error("redis at {redacted} did not answer within {timeout:?}")]
@@ -134,7 +138,7 @@ impl BusConfig {
     pub(crate) fn redis_error(&self, source: redis::RedisError) -> BusError {
         BusError::Redis {
             redacted: self.url.redacted().to_owned(),
-            source,
+            cause: source,
         }
     }
 

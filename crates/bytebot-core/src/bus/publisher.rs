@@ -409,7 +409,7 @@ async fn wait_for_subscribers(
 
 fn err_to_redis(err: BusError) -> redis::RedisError {
     match err {
-        BusError::Redis { source, .. } => source,
+        BusError::Redis { cause, .. } => cause,
         other => redis::RedisError::from((redis::ErrorKind::Io, "connecting", other.to_string())),
     }
 }

@@ -634,6 +634,21 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
     }
 }
 
+/// "Connection refused (os error 111)" was printed three times by `{:#}`: in the bus
+/// error's text, as its source, and as the source's source. Each cause once.
+#[tokio::test]
+async fn a_refused_connection_names_its_cause_once() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    redis.stop().await;
+    let err = bus::connect(&bus_config(&url, "test-tool"))
+        .await
+        .unwrap_err();
+    let chain = anyhow_like(&err);
+    assert_eq!(chain.matches("Connection refused").count(), 1, "{chain}");
+    assert!(chain.starts_with(&format!("redis at {url}: ")), "{chain}");
+}
+
 fn anyhow_like(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
