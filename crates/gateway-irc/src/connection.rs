@@ -78,10 +78,10 @@ impl Status {
     /// `Ok` when registered and in every configured channel, else why not.
     pub fn ready(&self) -> Result<(), String> {
         if self.closed {
-            return Err("irc: closed".to_owned());
+            return Err("closed".to_owned());
         }
         if !self.registered {
-            return Err("irc: not registered with the server".to_owned());
+            return Err("not registered with the server (connecting)".to_owned());
         }
         let missing: Vec<&str> = self
             .wanted
@@ -92,7 +92,7 @@ impl Status {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!("irc: not in {}", missing.join(", ")))
+            Err(format!("not in {}", missing.join(", ")))
         }
     }
 }
@@ -789,7 +789,7 @@ mod tests {
         };
         assert!(status.ready().unwrap_err().contains("not registered"));
         status.registered = true;
-        assert_eq!(status.ready().unwrap_err(), "irc: not in #a");
+        assert_eq!(status.ready().unwrap_err(), "not in #a");
         session.joined.insert("#a".into(), "#A".into());
         status.session = session;
         assert!(status.ready().is_ok());

@@ -1,3 +1,5 @@
 //! gateway-irc against a real IRC server (ngircd), one per test.
 
+mod binary;
 mod connection;
+mod gateway;
