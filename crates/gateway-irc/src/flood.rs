@@ -39,11 +39,40 @@ pub struct FloodGate {
     state: Mutex<Bucket>,
 }
 
-#[derive(Debug)]
+/// The bucket's arithmetic, apart from any clock, so it is tested with exact instants.
+#[derive(Debug, Clone, Copy)]
 struct Bucket {
     /// Tokens available at `updated`, fractional so slow refills are exact.
     tokens: f64,
     updated: Instant,
+}
+
+impl Bucket {
+    /// Adds what the bucket earned since it was last updated, up to the burst.
+    fn refill(&mut self, now: Instant, limit: FloodLimit) {
+        let burst = f64::from(limit.burst);
+        let interval = limit.interval.as_secs_f64();
+        if interval == 0.0 {
+            self.tokens = burst;
+        } else {
+            let earned = now.saturating_duration_since(self.updated).as_secs_f64() / interval;
+            self.tokens = (self.tokens + earned).min(burst);
+        }
+        self.updated = now;
+    }
+
+    /// How long until one token is there (zero when one is).
+    fn wait(&self, limit: FloodLimit) -> Duration {
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            limit.interval.mul_f64(1.0 - self.tokens)
+        }
+    }
+
+    fn take(&mut self) {
+        self.tokens = (self.tokens - 1.0).max(0.0);
+    }
 }
 
 impl FloodGate {
@@ -71,26 +100,14 @@ impl FloodGate {
     /// the order they called (first come, first served), whatever their room.
     pub async fn acquire(&self) {
         let mut bucket = self.state.lock().await;
-        let burst = f64::from(self.limit.burst);
-        let interval = self.limit.interval.as_secs_f64();
-        let refill = |bucket: &mut Bucket| {
-            let now = Instant::now();
-            if interval == 0.0 {
-                bucket.tokens = burst;
-            } else {
-                let earned = (now - bucket.updated).as_secs_f64() / interval;
-                bucket.tokens = (bucket.tokens + earned).min(burst);
-            }
-            bucket.updated = now;
-        };
-        refill(&mut bucket);
-        if bucket.tokens < 1.0 {
+        bucket.refill(Instant::now(), self.limit);
+        let wait = bucket.wait(self.limit);
+        if !wait.is_zero() {
             // Holding the lock while waiting keeps the queue in order.
-            let missing = 1.0 - bucket.tokens;
-            tokio::time::sleep(Duration::from_secs_f64(missing * interval)).await;
-            refill(&mut bucket);
+            tokio::time::sleep(wait).await;
+            bucket.refill(Instant::now(), self.limit);
         }
-        bucket.tokens = (bucket.tokens - 1.0).max(0.0);
+        bucket.take();
     }
 }
 
@@ -99,49 +116,61 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    /// With paused time, the clock only moves when every task waits: the instants at
-    /// which lines are let through are exact.
-    #[tokio::test(start_paused = true)]
-    async fn a_burst_goes_at_once_then_one_line_per_interval() {
-        let gate = FloodGate::new(FloodLimit {
-            burst: 4,
-            interval: Duration::from_secs(2),
-        });
-        let start = Instant::now();
+    /// The instants (seconds after the start) at which `n` back-to-back lines may go,
+    /// computed on a synthetic clock.
+    fn schedule(limit: FloodLimit, mut bucket: Bucket, start: Instant, n: usize) -> Vec<f64> {
+        let mut now = start;
         let mut times = Vec::new();
-        for _ in 0..7 {
-            gate.acquire().await;
-            times.push((Instant::now() - start).as_secs());
+        for _ in 0..n {
+            bucket.refill(now, limit);
+            now += bucket.wait(limit);
+            bucket.refill(now, limit);
+            bucket.take();
+            times.push((now - start).as_secs_f64());
         }
-        assert_eq!(times, vec![0, 0, 0, 0, 2, 4, 6]);
+        times
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_bucket_refills_while_quiet_but_never_beyond_the_burst() {
-        let gate = FloodGate::new(FloodLimit {
+    #[test]
+    fn a_burst_goes_at_once_then_one_line_per_interval() {
+        let limit = FloodLimit::default();
+        let start = Instant::now();
+        let full = Bucket {
+            tokens: 4.0,
+            updated: start,
+        };
+        let times = schedule(limit, full, start, 7);
+        let rounded: Vec<u64> = times.iter().map(|t| t.round() as u64).collect();
+        assert_eq!(rounded, vec![0, 0, 0, 0, 2, 4, 6]);
+    }
+
+    #[test]
+    fn the_bucket_refills_while_quiet_but_never_beyond_the_burst() {
+        let limit = FloodLimit {
             burst: 2,
             interval: Duration::from_secs(1),
-        });
-        gate.acquire().await;
-        gate.acquire().await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
+        };
         let start = Instant::now();
-        for _ in 0..3 {
-            gate.acquire().await;
-        }
+        let mut bucket = Bucket {
+            tokens: 0.0,
+            updated: start,
+        };
+        bucket.refill(start + Duration::from_secs(60), limit);
+        assert_eq!(bucket.tokens, 2.0, "only 2 tokens saved up");
+        let times = schedule(limit, bucket, start + Duration::from_secs(60), 3);
         assert_eq!(
-            (Instant::now() - start).as_secs(),
-            1,
-            "only 2 tokens saved up"
+            times.iter().map(|t| t.round() as u64).collect::<Vec<_>>(),
+            vec![0, 0, 1]
         );
     }
 
     /// One room with a long backlog does not starve another: their lines alternate.
-    #[tokio::test(start_paused = true)]
+    /// (Real time with a 1 ms interval; only the order is checked, never a duration.)
+    #[tokio::test]
     async fn rooms_take_turns_and_keep_their_own_order() {
         let gate = Arc::new(FloodGate::new(FloodLimit {
             burst: 1,
-            interval: Duration::from_secs(1),
+            interval: Duration::from_millis(1),
         }));
         let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut workers = Vec::new();
