@@ -99,7 +99,7 @@ async fn send_raw_without_topic_has_a_usage_line_without_redis_url() {
         let text = stderr(&output);
         assert!(text.contains("--raw needs --topic <TOPIC>"), "{text}");
         assert!(
-            text.contains("Usage: router-tools send [OPTIONS] <CONTENT>"),
+            text.contains("Usage: router-tools send [OPTIONS] [CONTENT]"),
             "{text}"
         );
         assert!(!text.contains("--redis-url"), "{args:?}: {text}");
