@@ -68,7 +68,9 @@ pub trait Adapter: Send + Sync + 'static {
 pub enum Route<R> {
     /// Send it to this room.
     Room(R),
-    /// Not for this adapter (another instance's room, say): skipped quietly, no receipt.
+    /// Not for this adapter (a room another gateway process owns, say a Discord guild
+    /// on a shard of another process): skipped quietly, counted as `not_mine`, no
+    /// receipt (the owner sends one).
     NotMine,
     /// The topic cannot address a room on this platform; the reason is logged.
     Invalid(String),
@@ -114,6 +116,12 @@ pub struct Text {
     pub reply_to: Option<String>,
     /// Which mentions may notify (the adapter also applies the operator's policy).
     pub mentions: MentionPolicy,
+    /// The same for this part in every gateway process that receives the same delivery
+    /// (24 hex digits of a SHA-1 of the topic, the payload and the part's index), and
+    /// different for every other part: for platforms that drop duplicate sends by a
+    /// client-chosen key (Discord's `nonce` with `enforce_nonce`), so that two processes
+    /// that both think they own a room still post once. `None` from [`Text::new`].
+    pub idempotency_key: Option<String>,
 }
 
 impl Text {
@@ -123,6 +131,7 @@ impl Text {
             content: content.into(),
             reply_to: None,
             mentions: MentionPolicy::default(),
+            idempotency_key: None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub(crate) struct Counts {
     pub(crate) outbound_too_many_parts: AtomicU64,
     pub(crate) outbound_blank: AtomicU64,
     pub(crate) outbound_unsupported: AtomicU64,
+    pub(crate) outbound_not_mine: AtomicU64,
 }
 
 /// A gateway's counters at one moment: a plain copy, read from
@@ -57,6 +58,9 @@ pub struct GatewayStats {
     pub outbound_blank: u64,
     /// Outbound actions the platform cannot do.
     pub outbound_unsupported: u64,
+    /// Outbound messages left to another gateway process ([`Route::NotMine`](crate::Route::NotMine)):
+    /// not an error, the owner sends them.
+    pub outbound_not_mine: u64,
 }
 
 impl GatewayCounters {
@@ -75,6 +79,7 @@ impl GatewayCounters {
             outbound_too_many_parts: get(&c.outbound_too_many_parts),
             outbound_blank: get(&c.outbound_blank),
             outbound_unsupported: get(&c.outbound_unsupported),
+            outbound_not_mine: get(&c.outbound_not_mine),
         }
     }
 
@@ -116,6 +121,7 @@ pub(crate) fn record(
         ("too_many_parts", stats.outbound_too_many_parts),
         ("blank_content", stats.outbound_blank),
         ("unsupported_action", stats.outbound_unsupported),
+        ("not_mine", stats.outbound_not_mine),
     ] {
         metrics
             .counter(names::SKIPPED, &[("reason", reason)])

@@ -77,6 +77,7 @@ fn dispatch<A: Adapter>(delivery: Delivery, shared: &Arc<Shared<A>>, rooms: &mut
         Route::Room(room) => room,
         Route::NotMine => {
             tracing::debug!(%topic, "ignoring outbound message for another gateway");
+            counters.add(|c| &c.outbound_not_mine);
             return;
         }
         Route::Invalid(reason) => {
@@ -106,7 +107,8 @@ fn dispatch<A: Adapter>(delivery: Delivery, shared: &Arc<Shared<A>>, rooms: &mut
             .for_action(message.action);
         shared.publish_receipt(&topic, &receipt);
     };
-    let actions = match actions(&message, shared) {
+    let delivery_key = DeliveryKey::new(&topic_text, &delivery.payload);
+    let actions = match actions(&message, &delivery_key, shared) {
         Ok(actions) => actions,
         Err(Refusal::Blank) => {
             return refuse(
@@ -151,6 +153,7 @@ fn dispatch<A: Adapter>(delivery: Delivery, shared: &Arc<Shared<A>>, rooms: &mut
 /// or the one action it asks for.
 fn actions<A: Adapter>(
     message: &OutboundMessage,
+    delivery_key: &DeliveryKey,
     shared: &Shared<A>,
 ) -> Result<Vec<Action>, Refusal> {
     let message_id = || message.message_id.clone().unwrap_or_default();
@@ -171,6 +174,7 @@ fn actions<A: Adapter>(
                             None
                         },
                         mentions: message.mentions,
+                        idempotency_key: Some(delivery_key.part(index)),
                     })
                 })
                 .collect());
@@ -189,6 +193,7 @@ fn actions<A: Adapter>(
                     content: parts.remove(0),
                     reply_to: None,
                     mentions: message.mentions,
+                    idempotency_key: Some(delivery_key.part(0)),
                 },
             }
         }
@@ -213,6 +218,43 @@ fn actions<A: Adapter>(
     Ok(vec![action])
 }
 
+/// What makes one delivery the same delivery in every gateway process: its topic and
+/// its payload, hashed once; [`DeliveryKey::part`] derives the key of each part.
+///
+/// Redis pub/sub hands every subscriber the same bytes, so every process computes the
+/// same keys without talking to the others. Two deliveries with the same bytes on the
+/// same topic share their keys too (a publisher retrying a PUBLISH, or a bot saying
+/// exactly the same thing twice without `in_reply_to`): a platform that enforces the key
+/// posts the second one only after its deduplication window (a few minutes on Discord).
+struct DeliveryKey(sha1::Sha1);
+
+impl DeliveryKey {
+    fn new(topic: &str, payload: &[u8]) -> DeliveryKey {
+        use sha1::Digest as _;
+        let mut hasher = sha1::Sha1::new();
+        hasher.update(topic.as_bytes());
+        hasher.update([0]);
+        hasher.update(payload);
+        DeliveryKey(hasher)
+    }
+
+    /// 24 hex digits (96 bits): within Discord's 25-character limit on a nonce.
+    fn part(&self, index: usize) -> String {
+        use sha1::Digest as _;
+        use std::fmt::Write as _;
+        let mut hasher = self.0.clone();
+        hasher.update([0]);
+        hasher.update(index.to_string().as_bytes());
+        let digest = hasher.finalize();
+        digest[..12]
+            .iter()
+            .fold(String::with_capacity(24), |mut hex, byte| {
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            })
+    }
+}
+
 /// The cleaned content, split at the platform's limit; refused when blank or longer
 /// than `--max-parts` parts.
 fn text_parts<A: Adapter>(content: &str, shared: &Shared<A>) -> Result<Vec<String>, Refusal> {
@@ -234,4 +276,44 @@ fn text_parts<A: Adapter>(content: &str, shared: &Shared<A>) -> Result<Vec<Strin
         return Err(Refusal::Blank);
     }
     Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeliveryKey;
+
+    /// Every process must derive the same key from the same delivery, and no two parts
+    /// or deliveries may share one (Discord would drop the second as a duplicate).
+    #[test]
+    fn delivery_keys_are_stable_and_distinct() {
+        let topic = "outbound.discord.1.2.3";
+        let key = DeliveryKey::new(topic, b"{\"content\":\"hi\"}");
+        assert_eq!(
+            key.part(0),
+            DeliveryKey::new(topic, b"{\"content\":\"hi\"}").part(0)
+        );
+        assert_eq!(key.part(0).len(), 24);
+        assert!(key.part(0).bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(key.part(0), key.part(1));
+        assert_ne!(
+            key.part(0),
+            DeliveryKey::new(topic, b"{\"content\":\"ho\"}").part(0)
+        );
+        assert_ne!(
+            key.part(0),
+            DeliveryKey::new("outbound.discord.1.2.4", b"{\"content\":\"hi\"}").part(0)
+        );
+        // Pinned, so that a change of algorithm (which would break a rolling deploy's
+        // deduplication between old and new processes) is a deliberate one.
+        assert_eq!(DeliveryKey::new("t", b"p").part(0), key_of("t\0p\00"));
+    }
+
+    fn key_of(input: &str) -> String {
+        use sha1::Digest as _;
+        let digest = sha1::Sha1::digest(input.as_bytes());
+        digest[..12]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
 }
