@@ -17,13 +17,16 @@
 //! to and from envelopes and actions; `outbound.rs` is the `Adapter`. `main.rs` parses flags into a [`Config`] and calls [`run`].
 
 mod convert;
+mod identify;
 mod inbound;
 mod outbound;
+pub mod shards;
 
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use bytebot_core::Platform;
@@ -32,10 +35,15 @@ use bytebot_daemon::Health;
 use bytebot_gateway::{GatewayConfig, GatewayRuntime, Inbound};
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    ClientBuilder, ConnectionStage, GatewayError, GatewayIntents, HttpBuilder, ShardManager,
+    ClientBuilder, ConnectionStage, GatewayError, GatewayIntents, HttpBuilder, ShardId,
+    ShardManager,
 };
 
+pub use crate::identify::IDENTIFY_INTERVAL;
+use crate::identify::IdentifyLocks;
+
 pub use bytebot_gateway::{GatewayCounters, GatewayStats};
+pub use shards::{ShardRange, Sharding, ShardsError};
 
 /// Validated settings for [`run`].
 pub struct Config {
@@ -47,6 +55,12 @@ pub struct Config {
     pub discord_api_url: Option<String>,
     /// Let envelopes with the `all` mention policy ping `@everyone`, `@here` and roles.
     pub allow_mass_mentions: bool,
+    /// The shards this process runs (`--shards`, `--shard-count`); `None`: all of them,
+    /// as many as Discord recommends (`GET /gateway/bot`).
+    pub sharding: Option<Sharding>,
+    /// How long a bucket stays taken after one of its shards identified: Discord's
+    /// rule is [`IDENTIFY_INTERVAL`] (5 s); only tests shorten it.
+    pub identify_interval: Duration,
     /// What every gateway is configured with: Redis, `--http-addr`, the shutdown
     /// deadline, `--include-bots`, `--max-parts`, the counters.
     pub gateway: GatewayConfig,
@@ -59,6 +73,8 @@ impl Config {
             token,
             discord_api_url: None,
             allow_mass_mentions: false,
+            sharding: None,
+            identify_interval: IDENTIFY_INTERVAL,
             gateway: GatewayConfig::new(redis_url),
         }
     }
@@ -70,6 +86,8 @@ impl fmt::Debug for Config {
             .field("token", &"***")
             .field("discord_api_url", &self.discord_api_url)
             .field("allow_mass_mentions", &self.allow_mass_mentions)
+            .field("sharding", &self.sharding)
+            .field("identify_interval", &self.identify_interval)
             .field("gateway", &self.gateway)
             .finish()
     }
@@ -98,6 +116,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         token,
         discord_api_url,
         allow_mass_mentions,
+        sharding,
+        identify_interval,
         gateway,
     } = config;
     let redis_url = gateway.redis_url.clone();
@@ -113,6 +133,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     &token,
                     discord_api_url,
                     allow_mass_mentions,
+                    sharding,
+                    identify_interval,
                     &redis_url,
                     inbound,
                     shards,
@@ -131,6 +153,8 @@ async fn connect(
     token: &SecretString,
     discord_api_url: Option<String>,
     allow_mass_mentions: bool,
+    sharding: Option<Sharding>,
+    identify_interval: Duration,
     redis_url: &RedisUrl,
     inbound: Inbound,
     shards: Shards,
@@ -152,7 +176,23 @@ async fn connect(
         .get_current_user()
         .await
         .context("checking the bot token with discord (GET /users/@me)")?;
-    tracing::info!(user = %own_user.name, user_id = %own_user.id, redis = %redis_url, api = discord_api_url.as_deref().unwrap_or("discord.com"), "starting");
+    let bot_gateway = http
+        .get_bot_gateway()
+        .await
+        .context("asking discord for the shard count and identify limits (GET /gateway/bot)")?;
+    let sharding = sharding.unwrap_or_else(|| Sharding::all(bot_gateway.shards));
+    let limit = &bot_gateway.session_start_limit;
+    tracing::info!(user = %own_user.name, user_id = %own_user.id, redis = %redis_url, api = discord_api_url.as_deref().unwrap_or("discord.com"),
+        shards = %sharding.range, shard_count = sharding.count, recommended_shard_count = bot_gateway.shards,
+        max_concurrency = limit.max_concurrency, session_starts_remaining = limit.remaining, "starting");
+    if limit.remaining < u64::from(sharding.range.len()) {
+        tracing::warn!(
+            session_starts_remaining = limit.remaining,
+            reset_after_ms = limit.reset_after,
+            n_shards = sharding.range.len(),
+            "discord allows fewer session starts than this process has shards until the daily limit resets: some shards will not connect"
+        );
+    }
     inbound.set_own_user_id(own_user.id.to_string());
 
     let handler = inbound::Handler(Arc::new(inbound::Events::new(inbound, in_order)));
@@ -161,11 +201,98 @@ async fn connect(
         .await
         .context("building the discord client")?;
     let shard_manager = Arc::clone(&client.shard_manager);
+    let shard_manager_for_boot = Arc::clone(&shard_manager);
     let _ = shards.set(Arc::clone(&shard_manager));
-    let adapter =
-        outbound::Discord::new(Arc::clone(&client.http), shard_manager, allow_mass_mentions);
-    let session = async move { discord_ended(client.start().await) };
+    let adapter = outbound::Discord::new(
+        Arc::clone(&client.http),
+        shard_manager,
+        allow_mass_mentions,
+        sharding,
+    );
+    let max_concurrency = u32::try_from(limit.max_concurrency)
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let locks = IdentifyLocks::connect(
+        redis_url,
+        own_user.id.get(),
+        sharding,
+        max_concurrency,
+        identify_interval,
+    )
+    .await;
+    let session = async move {
+        // The client runs the first shard (and reports fatal closes); `start_shards`
+        // adds the others one at a time, each under its bucket's lock.
+        let first = sharding.range.start;
+        locks.acquire(first).await;
+        // serenity 0.12's range end is *inclusive* (its `start_connection` boots
+        // `end - start + 1` shards): `first..first` is the one shard `first`.
+        let client_ended = client.start_shard_range(first..first, sharding.count);
+        tokio::select! {
+            ended = client_ended => discord_ended(ended),
+            never = start_shards(shard_manager_for_boot, locks, sharding) => match never {},
+        }
+    };
     Ok((adapter, session))
+}
+
+/// Starts the shards of `sharding` after the first (which the client starts) one at a
+/// time, each while holding its bucket's IDENTIFY lock (`identify.rs`), and releases
+/// each lock once its shard is connected. Then waits forever: the client's end is the
+/// session's end.
+async fn start_shards(
+    shard_manager: Arc<ShardManager>,
+    locks: IdentifyLocks,
+    sharding: Sharding,
+) -> std::convert::Infallible {
+    // serenity's own queue starts this process' shards 5 s apart: wait for that
+    // before taking a lock, so that no other process waits for it meanwhile.
+    const SERENITY_PACE: Duration = Duration::from_secs(5);
+    let first = sharding.range.start;
+    let mut last_start = tokio::time::Instant::now();
+    wait_connected(&shard_manager, first).await;
+    locks.release(first).await;
+    for shard in sharding.range.iter().skip(1) {
+        tokio::time::sleep_until(last_start + SERENITY_PACE).await;
+        locks.acquire(shard).await;
+        last_start = tokio::time::Instant::now();
+        tracing::debug!(shard, "starting shard");
+        // serenity 0.12 has no public "start this shard" on a running manager; `restart`
+        // is one (it queues the shard's start), but first waits up to 5 s for the
+        // shard's runner to confirm it stopped. There is no runner yet: confirm it
+        // ourselves, so the start is queued at once.
+        shard_manager.shutdown_finished(ShardId(shard));
+        shard_manager.restart(ShardId(shard)).await;
+        wait_connected(&shard_manager, shard).await;
+        locks.release(shard).await;
+    }
+    std::future::pending().await
+}
+
+/// Waits until `shard` is connected (READY or RESUMED received), or 30 s at most (the
+/// lock's own expiry): a shard that cannot connect must not hold up the others.
+async fn wait_connected(shard_manager: &ShardManager, shard: u32) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stage = shard_manager
+            .runners
+            .lock()
+            .await
+            .get(&ShardId(shard))
+            .map(|runner| runner.stage);
+        if stage == Some(ConnectionStage::Connected) {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                shard,
+                ?stage,
+                "shard not connected after 30 s; starting the next one"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The Discord client's shards, once it exists (after the token check).

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use bytebot_gateway::GatewayArgs;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
-use gateway_discord::Config;
+use gateway_discord::{Config, ShardRange, Sharding};
 use secrecy::SecretString;
 
 /// The Discord <-> Redis bridge: publishes Discord messages on `inbound.discord.*` and
@@ -24,11 +24,22 @@ struct Args {
     /// Let envelopes with "mentions": "all" ping @everyone, @here and roles.
     #[arg(long, env = "BYTEBOT_ALLOW_MASS_MENTIONS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     allow_mass_mentions: bool,
+    /// Run only these shards, both ends included (e.g. 0-3, or 5); needs --shard-count. Default: every shard.
+    #[arg(long, env = "BYTEBOT_SHARDS", value_name = "START-END", value_parser = parse_shards)]
+    shards: Option<ShardRange>,
+    /// The bot's total number of shards, the same in every process; needs --shards. Default: Discord's recommendation.
+    #[arg(long, env = "BYTEBOT_SHARD_COUNT", value_name = "N")]
+    shard_count: Option<u32>,
     /// The flags every gateway shares.
     #[command(flatten)]
     gateway: GatewayArgs,
     #[command(subcommand)]
     command: Option<bytebot_daemon::healthcheck::Command>,
+}
+
+fn parse_shards(raw: &str) -> Result<ShardRange, String> {
+    raw.parse()
+        .map_err(|err: gateway_discord::ShardsError| err.to_string())
 }
 
 /// An `http://` or `https://` base URL, without a trailing slash.
@@ -45,6 +56,13 @@ fn main() -> ExitCode {
     if let Some(command) = &args.command {
         return command.run(args.gateway.http_addr);
     }
+    let sharding = match Sharding::from_flags(args.shards, args.shard_count) {
+        Ok(sharding) => sharding,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2); // a usage error, as clap's own
+        }
+    };
     bytebot_daemon::logging::init(args.gateway.log_format, "info");
     let token = match std::env::var("DISCORD_TOKEN") {
         Ok(token) if !token.trim().is_empty() => SecretString::from(token),
@@ -58,6 +76,7 @@ fn main() -> ExitCode {
     let config = Config {
         discord_api_url: args.discord_api_url,
         allow_mass_mentions: args.allow_mass_mentions,
+        sharding,
         gateway: args.gateway.config(),
         ..Config::new(token, args.gateway.redis_url.clone())
     };
@@ -91,6 +110,24 @@ mod tests {
         let args = Args::try_parse_from(["gateway-discord", "--include-bots"]).unwrap();
         assert!(args.gateway.include_bots);
         assert!(Args::try_parse_from(["gateway-discord", "--token", "x"]).is_err());
+    }
+
+    #[test]
+    fn shard_flags_parse_and_go_together() {
+        let args =
+            Args::try_parse_from(["gateway-discord", "--shards", "3-5", "--shard-count", "8"])
+                .unwrap();
+        let sharding = Sharding::from_flags(args.shards, args.shard_count)
+            .unwrap()
+            .unwrap();
+        assert_eq!(sharding.range.to_string(), "3-5");
+        assert_eq!(sharding.count, 8);
+        let err = Args::try_parse_from(["gateway-discord", "--shards", "3-1"]).unwrap_err();
+        assert!(err.to_string().contains("ends before it starts"), "{err}");
+        let args =
+            Args::try_parse_from(["gateway-discord", "--shards", "7-8", "--shard-count", "8"])
+                .unwrap();
+        assert!(Sharding::from_flags(args.shards, args.shard_count).is_err());
     }
 
     /// serenity appends `/api/v10/...` to the proxy URL: a trailing slash would double it.

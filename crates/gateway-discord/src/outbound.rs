@@ -9,13 +9,15 @@ use bytebot_core::receipt::DeliveryError;
 use bytebot_core::{Platform, Topic};
 use bytebot_gateway::{Action, Adapter, PrepareError, Route, TextLimits, local_error};
 use serenity::all::{
-    ChannelId, CreateMessage, EditMessage, Http, HttpError, MessageId, ReactionType, ShardManager,
+    ChannelId, CreateMessage, EditMessage, Http, HttpError, MessageId, Nonce, ReactionType,
+    ShardManager,
 };
 
 use crate::convert::{
     self, ConvertError, MESSAGE_LIMIT, edit_request, message_id, outbound_channel, reaction_type,
     send_request,
 };
+use crate::shards::Sharding;
 
 /// One Discord REST call, as [`Discord::prepare`] builds it.
 #[derive(Debug)]
@@ -43,6 +45,8 @@ pub(crate) struct Discord {
     shard_manager: Arc<ShardManager>,
     /// The operator's `--allow-mass-mentions`.
     allow_mass_mentions: bool,
+    /// The shards this process runs: it sends only what they own.
+    sharding: Sharding,
 }
 
 impl Discord {
@@ -50,12 +54,14 @@ impl Discord {
         http: Arc<Http>,
         shard_manager: Arc<ShardManager>,
         allow_mass_mentions: bool,
+        sharding: Sharding,
     ) -> Discord {
         Discord {
             platform: Platform::new(convert::PLATFORM).expect("`discord` is a valid platform name"),
             http,
             shard_manager,
             allow_mass_mentions,
+            sharding,
         }
     }
 }
@@ -68,10 +74,11 @@ impl Adapter for Discord {
         &self.platform
     }
 
-    /// A DM's room is its DM channel id, so guild messages and DMs are sent the same way.
+    /// A DM's room is its DM channel id, so guild messages and DMs are sent the same
+    /// way. Only what this process' shards own is its (`shards.rs`).
     fn route(&self, topic: &Topic) -> Route<ChannelId> {
         match outbound_channel(topic) {
-            Ok(channel_id) => Route::Room(channel_id),
+            Ok(channel_id) => self.sharding.route(topic, channel_id),
             Err(err) => Route::Invalid(err.to_string()),
         }
     }
@@ -83,9 +90,18 @@ impl Adapter for Discord {
     fn prepare(&self, channel_id: &ChannelId, action: Action) -> Result<Request, PrepareError> {
         let invalid = |err: ConvertError| PrepareError::Invalid(err.to_string());
         let request = match action {
-            Action::Send(text) => Request::Send(Box::new(
-                send_request(text, *channel_id, self.allow_mass_mentions).map_err(invalid)?,
-            )),
+            Action::Send(text) => {
+                let nonce = text.idempotency_key.clone();
+                let mut request =
+                    send_request(text, *channel_id, self.allow_mass_mentions).map_err(invalid)?;
+                if let Some(nonce) = nonce {
+                    // Discord drops a second message with the same nonce from the same
+                    // author for a few minutes: two processes that both think they own
+                    // this channel (a rolling deploy) post it once.
+                    request = request.nonce(Nonce::String(nonce)).enforce_nonce(true);
+                }
+                Request::Send(Box::new(request))
+            }
             Action::Edit {
                 message_id: id,
                 text,

@@ -10,4 +10,5 @@ mod health;
 mod inbound;
 mod outbound;
 mod resilience;
+mod shards;
 mod support;

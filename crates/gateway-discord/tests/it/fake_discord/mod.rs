@@ -10,7 +10,15 @@
 //! `MESSAGE_DELETE` and `MESSAGE_REACTION_ADD/REMOVE` dispatches and faults:
 //! close codes, dropped TCP connections, op 7, op 9, Discord error responses.
 //!
-//! Like Discord, the fake keeps the session's dispatches in a log: an event injected
+//! Shards: `GET /gateway/bot` answers [`FakeDiscord::set_shards`]' count and
+//! `max_concurrency`; each IDENTIFY's `shard` field opens that shard's own session, and
+//! a dispatch goes to the shard Discord would use (a guild's by `(guild_id >> 22) %
+//! count`, everything else to shard 0). Every IDENTIFY is recorded with its time and
+//! shard, to check the 5-second bucket rule across processes. Like Discord, a POST with
+//! `enforce_nonce` and a nonce already seen returns the first message instead of
+//! posting another.
+//!
+//! Like Discord, the fake keeps each session's dispatches in a log: an event injected
 //! while no connection is up waits, and a RESUME replays everything after the client's
 //! last sequence number, so "no message lost across a reconnect" is testable.
 //!
@@ -27,7 +35,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -217,7 +225,7 @@ struct Failure {
 }
 
 /// What a test asks the live gateway connection to do.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Fault {
     Close(u16),
     DropTcp,
@@ -231,6 +239,17 @@ struct Session {
     log: Vec<(String, Value)>,
     /// How many of `log` some connection has sent.
     delivered: usize,
+}
+
+/// One IDENTIFY as the fake received it.
+#[derive(Debug, Clone, Copy)]
+pub struct Identify {
+    /// The shard it identified (`shard[0]`).
+    pub shard: u32,
+    /// The shard count it gave (`shard[1]`).
+    pub shard_count: u32,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug, Default)]
@@ -252,12 +271,22 @@ struct State {
     hold_identify: AtomicBool,
     /// Rung when `hold_identify` is released.
     identify_released: Notify,
-    session: Mutex<Session>,
-    /// Rung when the session log grows.
+    /// Each shard's session.
+    sessions: Mutex<HashMap<u32, Session>>,
+    /// Rung when a session log grows.
     log_grew: Notify,
-    /// The live connection (its number and fault channel); older connections that
-    /// linger after a reconnect stop delivering.
-    live: Mutex<Option<(u64, mpsc::UnboundedSender<Fault>)>>,
+    /// Each shard's live connection (its number and fault channel); older connections
+    /// that linger after a reconnect stop delivering.
+    live: Mutex<HashMap<u32, (u64, mpsc::UnboundedSender<Fault>)>>,
+    /// `GET /gateway/bot`'s `shards` (0 is read as 1) and `max_concurrency` (0: 1).
+    shard_count: AtomicU32,
+    max_concurrency: AtomicU32,
+    /// Every IDENTIFY, in arrival order.
+    identify_log: Mutex<Vec<Identify>>,
+    /// Nonces of posted messages (with `enforce_nonce`) and the message each created.
+    nonces: Mutex<HashMap<String, Value>>,
+    /// POSTs answered with an earlier message because their nonce was seen.
+    duplicate_nonces: AtomicU64,
     identifies: AtomicU64,
     resumes: AtomicU64,
     heartbeats: AtomicU64,
@@ -270,6 +299,20 @@ struct State {
 impl State {
     fn snowflake(&self) -> u64 {
         1_000_000_000_000_000_000 + self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn shard_count(&self) -> u32 {
+        self.shard_count.load(Ordering::Relaxed).max(1)
+    }
+
+    /// The shard Discord delivers a dispatch on: its guild's, else 0 (DMs).
+    fn shard_of(&self, data: &Value) -> u32 {
+        data["guild_id"]
+            .as_str()
+            .and_then(|guild| guild.parse::<u64>().ok())
+            .map_or(0, |guild| {
+                u32::try_from((guild >> 22) % u64::from(self.shard_count())).unwrap_or(0)
+            })
     }
 }
 
@@ -471,15 +514,52 @@ impl FakeDiscord {
         id
     }
 
-    /// Queues any dispatch (`t`, `d`) on the current session.
+    /// Queues any dispatch (`t`, `d`) on the current session of the shard Discord would
+    /// use (`d.guild_id`'s, else shard 0).
     pub fn dispatch(&self, event: &str, data: Value) {
+        let shard = self.state.shard_of(&data);
         self.state
-            .session
+            .sessions
             .lock()
             .unwrap()
+            .entry(shard)
+            .or_default()
             .log
             .push((event.to_owned(), data));
         self.state.log_grew.notify_waiters();
+    }
+
+    /// Makes `GET /gateway/bot` recommend `count` shards with `max_concurrency`, and
+    /// routes guild dispatches over `count` shards.
+    pub fn set_shards(&self, count: u32, max_concurrency: u32) {
+        self.state.shard_count.store(count, Ordering::Relaxed);
+        self.state
+            .max_concurrency
+            .store(max_concurrency, Ordering::Relaxed);
+    }
+
+    /// The shard a guild's events go to.
+    pub fn shard_of_guild(&self, guild_id: u64) -> u32 {
+        self.state
+            .shard_of(&json!({"guild_id": guild_id.to_string()}))
+    }
+
+    /// Every IDENTIFY so far, in arrival order.
+    pub fn identifies(&self) -> Vec<Identify> {
+        self.state.identify_log.lock().unwrap().clone()
+    }
+
+    /// The shards with a live connection past READY/RESUMED, sorted.
+    pub fn connected_shards(&self) -> Vec<u32> {
+        let mut shards: Vec<u32> = self.state.live.lock().unwrap().keys().copied().collect();
+        shards.sort_unstable();
+        shards
+    }
+
+    /// POSTs that carried an already used nonce with `enforce_nonce` (and so created
+    /// nothing).
+    pub fn duplicate_nonces(&self) -> u64 {
+        self.state.duplicate_nonces.load(Ordering::Relaxed)
     }
 
     /// Closes the live connection with a close frame (4000: unknown error, resumable).
@@ -502,9 +582,10 @@ impl FakeDiscord {
         self.fault(Fault::Send(json!({"op": 9, "d": resumable})));
     }
 
+    /// Sends `fault` to every live shard connection.
     fn fault(&self, fault: Fault) {
-        if let Some((_, live)) = self.state.live.lock().unwrap().as_ref() {
-            let _ = live.send(fault);
+        for (_, live) in self.state.live.lock().unwrap().values() {
+            let _ = live.send(fault.clone());
         }
     }
 
@@ -523,9 +604,9 @@ impl FakeDiscord {
         self.state.sessions_started.load(Ordering::Relaxed)
     }
 
-    /// Whether a gateway connection is up and past READY/RESUMED.
+    /// Whether a gateway connection (of any shard) is up and past READY/RESUMED.
     pub fn connected(&self) -> bool {
-        self.state.live.lock().unwrap().is_some()
+        !self.state.live.lock().unwrap().is_empty()
     }
 }
 
@@ -534,8 +615,8 @@ impl Drop for FakeDiscord {
         for task in &self.tasks {
             task.abort();
         }
-        // Ends the live connection's task too.
-        if let Some((_, live)) = self.state.live.lock().unwrap().take() {
+        // Ends the live connections' tasks too.
+        for (_, (_, live)) in self.state.live.lock().unwrap().drain() {
             let _ = live.send(Fault::DropTcp);
         }
     }
@@ -638,6 +719,17 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
         ("GET", ["api", "v10", "gateway"]) => (200, json!({"url": *state.ws_url.lock().unwrap()})),
+        ("GET", ["api", "v10", "gateway", "bot"]) => (
+            200,
+            json!({
+                "url": *state.ws_url.lock().unwrap(),
+                "shards": state.shard_count(),
+                "session_start_limit": {
+                    "total": 1000, "remaining": 1000, "reset_after": 0,
+                    "max_concurrency": state.max_concurrency.load(Ordering::Relaxed).max(1),
+                },
+            }),
+        ),
         ("GET", ["api", "v10", "users", "@me"]) => (200, bot_user()),
         ("POST", ["api", "v10", "channels", channel, "messages"]) => {
             let Ok(channel_id) = channel.parse::<u64>() else {
@@ -648,6 +740,16 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
                     failure.status,
                     json!({"code": failure.code, "message": failure.message}),
                 );
+            }
+            let nonce = request.body["nonce"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| request.body["nonce"].as_u64().map(|n| n.to_string()))
+                .filter(|_| request.body["enforce_nonce"] == json!(true));
+            let mut nonces = state.nonces.lock().unwrap();
+            if let Some(earlier) = nonce.as_ref().and_then(|nonce| nonces.get(nonce)) {
+                state.duplicate_nonces.fetch_add(1, Ordering::Relaxed);
+                return (200, earlier.clone());
             }
             let id = state.snowflake();
             let content = request.body["content"].as_str().unwrap_or_default();
@@ -662,6 +764,9 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
                 body: request.body.clone(),
                 received_at: std::time::Instant::now(),
             });
+            if let Some(nonce) = nonce {
+                nonces.insert(nonce, message.clone());
+            }
             (200, message)
         }
         (method, ["api", "v10", "channels", channel, rest @ ..]) => {
@@ -819,6 +924,8 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
     }
     // Sequence number of the last dispatch delivered on this connection.
     let mut delivered: usize;
+    // The shard this connection serves (IDENTIFY's, or the resumed session's).
+    let shard: u32;
     loop {
         let Some(Ok(message)) = socket.next().await else {
             return;
@@ -834,7 +941,21 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                 }
             }
             Some(2) => {
-                state.identifies.fetch_add(1, Ordering::Relaxed);
+                let number = state.identifies.fetch_add(1, Ordering::Relaxed) + 1;
+                let shard_field = &payload["d"]["shard"];
+                shard = shard_field[0]
+                    .as_u64()
+                    .and_then(|id| u32::try_from(id).ok())
+                    .unwrap_or(0);
+                let shard_count = shard_field[1]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(1);
+                state.identify_log.lock().unwrap().push(Identify {
+                    shard,
+                    shard_count,
+                    at: std::time::Instant::now(),
+                });
                 loop {
                     let released = state.identify_released.notified();
                     tokio::pin!(released);
@@ -849,9 +970,9 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                     return close(&mut socket, code).await;
                 }
                 // A new session: a fresh log that starts with READY (s = 1).
-                let number = state.identifies.load(Ordering::Relaxed);
                 let ws_url = state.ws_url.lock().unwrap().clone();
-                let mut session = state.session.lock().unwrap();
+                let mut sessions = state.sessions.lock().unwrap();
+                let session = sessions.entry(shard).or_default();
                 let undelivered = session.delivered;
                 let pending: Vec<(String, Value)> =
                     session.log.drain(..).skip(undelivered).collect();
@@ -867,7 +988,7 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                         "session_id": session_id,
                         "resume_gateway_url": ws_url,
                         "application": {"id": APPLICATION_ID.to_string(), "flags": 0},
-                        "shard": [0, 1],
+                        "shard": [shard, shard_count],
                         "private_channels": [],
                     }),
                 ));
@@ -886,15 +1007,22 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                 state.resumes.fetch_add(1, Ordering::Relaxed);
                 let seq = payload["d"]["seq"].as_u64().unwrap_or(0);
                 let session_id = payload["d"]["session_id"].as_str().unwrap_or_default();
-                let known = state.session.lock().unwrap().id == session_id;
-                if !known {
+                let known = state
+                    .sessions
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|(_, session)| session.id == session_id)
+                    .map(|(shard, _)| *shard);
+                let Some(known) = known else {
                     let _ = send_json(&mut socket, &json!({"op": 9, "d": false})).await;
                     continue;
-                }
+                };
+                shard = known;
                 delivered = usize::try_from(seq).unwrap_or(0);
                 // Replay what the client missed, then RESUMED (appended to the log so
                 // it gets its own sequence number like on Discord).
-                state.dispatch_resumed();
+                state.dispatch_resumed(shard);
                 break;
             }
             _ => {}
@@ -902,18 +1030,23 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
     }
 
     let (faults, mut fault_receiver) = mpsc::unbounded_channel();
-    *state.live.lock().unwrap() = Some((connection, faults));
+    state
+        .live
+        .lock()
+        .unwrap()
+        .insert(shard, (connection, faults));
     state.sessions_started.fetch_add(1, Ordering::Relaxed);
     loop {
         // Deliver everything logged since the last round.
         let grew = state.log_grew.notified();
         tokio::pin!(grew);
         grew.as_mut().enable();
-        if !state.is_live(connection) {
+        if !state.is_live(shard, connection) {
             return;
         }
         let batch: Vec<(usize, String, Value)> = {
-            let session = state.session.lock().unwrap();
+            let mut sessions = state.sessions.lock().unwrap();
+            let session = sessions.entry(shard).or_default();
             session
                 .log
                 .iter()
@@ -925,39 +1058,40 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
         for (seq, event, data) in batch {
             let dispatch = json!({"op": 0, "s": seq, "t": event, "d": data});
             if !send_json(&mut socket, &dispatch).await {
-                return state.disconnected(connection);
+                return state.disconnected(shard, connection);
             }
             delivered = seq;
-            let mut session = state.session.lock().unwrap();
+            let mut sessions = state.sessions.lock().unwrap();
+            let session = sessions.entry(shard).or_default();
             session.delivered = session.delivered.max(seq);
         }
         tokio::select! {
             () = &mut grew => {}
             fault = fault_receiver.recv() => match fault {
                 Some(Fault::Close(code)) => {
-                    state.disconnected(connection);
+                    state.disconnected(shard, connection);
                     return close(&mut socket, code).await;
                 }
-                Some(Fault::DropTcp) | None => return state.disconnected(connection),
+                Some(Fault::DropTcp) | None => return state.disconnected(shard, connection),
                 Some(Fault::Send(value)) => {
                     if !send_json(&mut socket, &value).await {
-                        return state.disconnected(connection);
+                        return state.disconnected(shard, connection);
                     }
                 }
             },
             incoming = socket.next() => {
                 let Some(Ok(message)) = incoming else {
-                    return state.disconnected(connection);
+                    return state.disconnected(shard, connection);
                 };
                 if let Some(payload) = gateway_payload(&message) {
                     if payload["op"].as_u64() == Some(1) {
                         state.heartbeats.fetch_add(1, Ordering::Relaxed);
                         if !send_json(&mut socket, &json!({"op": 11})).await {
-                            return state.disconnected(connection);
+                            return state.disconnected(shard, connection);
                         }
                     }
                 } else if matches!(message, WsMessage::Close(_)) {
-                    return state.disconnected(connection);
+                    return state.disconnected(shard, connection);
                 }
             }
         }
@@ -965,23 +1099,25 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
 }
 
 impl State {
-    fn dispatch_resumed(&self) {
-        self.session
+    fn dispatch_resumed(&self, shard: u32) {
+        self.sessions
             .lock()
             .unwrap()
+            .entry(shard)
+            .or_default()
             .log
             .push(("RESUMED".to_owned(), json!({"_trace": ["fake-discord"]})));
     }
 
-    fn is_live(&self, connection: u64) -> bool {
-        matches!(self.live.lock().unwrap().as_ref(), Some((live, _)) if *live == connection)
+    fn is_live(&self, shard: u32, connection: u64) -> bool {
+        matches!(self.live.lock().unwrap().get(&shard), Some((live, _)) if *live == connection)
     }
 
-    /// Forgets the live connection, if it is still `connection`.
-    fn disconnected(&self, connection: u64) {
+    /// Forgets the shard's live connection, if it is still `connection`.
+    fn disconnected(&self, shard: u32, connection: u64) {
         let mut live = self.live.lock().unwrap();
-        if matches!(live.as_ref(), Some((live, _)) if *live == connection) {
-            live.take();
+        if matches!(live.get(&shard), Some((live, _)) if *live == connection) {
+            live.remove(&shard);
         }
     }
 }

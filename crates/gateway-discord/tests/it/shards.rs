@@ -1,0 +1,272 @@
+//! Sharded gateways: several gateway processes (here several `run`s against one Redis
+//! and one fake Discord), each with its own `--shards` range of one bot, between them
+//! publish every inbound message once and send every outbound message once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytebot_core::envelope::OutboundMessage;
+use bytebot_test_support::{RedisServer, wait_until};
+use gateway_discord::{GatewayCounters, GatewayStats, Sharding};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::fake_discord::{DiscordMessage, FakeDiscord};
+use crate::support::{self, ALICE, PATIENCE};
+
+/// Starting shards is slow on purpose (serenity waits 5 s between two IDENTIFYs of one
+/// process), so "everything connected" gets more time than [`PATIENCE`].
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// Discord's 5 s between two IDENTIFYs of a bucket, shortened so that the three
+/// processes' 8 shards connect in about 12 s rather than 40 (serenity's own 5 s pace
+/// within a process is not configurable); the locking is the real one.
+const IDENTIFY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A guild id whose shard, among `count`, is `shard` (Discord: `(id >> 22) % count`).
+fn guild_on_shard(shard: u32, count: u32) -> u64 {
+    ((1_000_000 * u64::from(count) + u64::from(shard)) << 22) | 4242
+}
+
+/// One gateway process: `run` with its own shard range, sharing Redis and the fake.
+struct Process {
+    counters: GatewayCounters,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Process {
+    fn start(redis: &RedisServer, discord: &FakeDiscord, range: &str, count: u32) -> Process {
+        let mut config = support::config(redis, discord);
+        config.sharding = Some(Sharding::new(range.parse().unwrap(), count).unwrap());
+        config.identify_interval = IDENTIFY_INTERVAL;
+        let counters = config.gateway.counters.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(gateway_discord::run(config, async {
+            let _ = stopped.await;
+        }));
+        Process {
+            counters,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn stats(&self) -> GatewayStats {
+        self.counters.stats()
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("the gateway stops within the deadline")
+            .expect("the gateway task does not panic")
+            .expect("the gateway ends cleanly");
+    }
+}
+
+/// Waits until `n` connections are subscribed to a pattern (`PUBSUB NUMPAT` counts
+/// distinct patterns, and every process subscribes to the same one).
+async fn wait_for_outbound_subscribers(redis: &RedisServer, n: usize) {
+    let mut connection = redis.connection().await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let subscribed = list
+            .lines()
+            .filter(|line| line.contains(" psub=1 "))
+            .count();
+        if subscribed >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{subscribed} of {n} gateways subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn total(processes: &[Process], stat: fn(&GatewayStats) -> u64) -> u64 {
+    processes.iter().map(|process| stat(&process.stats())).sum()
+}
+
+/// The scenario: 3 processes x ranges 0-2, 3-5, 6-7 of an 8-shard bot. Every
+/// shard connects exactly once; a message in a guild of every shard, and a DM, is
+/// published once; an answer to each is POSTed exactly once, by the owner of its shard
+/// (shard 0's for the DM), and the other two leave it alone without counting an error.
+/// Though started together, the processes never IDENTIFY two shards of one bucket
+/// within the interval: they take turns through Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_split_eight_shards_and_send_everything_once() {
+    let count = 8;
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.set_shards(count, 1);
+    let processes: Vec<Process> = ["0-2", "3-5", "6-7"]
+        .iter()
+        .map(|range| Process::start(&redis, &discord, range, count))
+        .collect();
+    assert!(
+        wait_until(STARTUP, || discord.connected_shards()
+            == (0..count).collect::<Vec<_>>())
+        .await,
+        "every shard connects: {:?}",
+        discord.connected_shards()
+    );
+    wait_for_outbound_subscribers(&redis, 3).await;
+    let mut identified: Vec<u32> = discord.identifies().iter().map(|i| i.shard).collect();
+    identified.sort_unstable();
+    assert_eq!(
+        identified,
+        (0..count).collect::<Vec<_>>(),
+        "one IDENTIFY per shard"
+    );
+    assert!(discord.identifies().iter().all(|i| i.shard_count == count));
+    // One bucket (max_concurrency 1): no two IDENTIFYs closer than the interval, though
+    // all three processes started at once.
+    for pair in discord.identifies().windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= IDENTIFY_INTERVAL,
+            "shards {} and {} identified {gap:?} apart",
+            pair[0].shard,
+            pair[1].shard
+        );
+    }
+
+    // Inbound: one message per shard, and a DM (shard 0).
+    let mut inbound = support::subscribe(&redis, "inbound.discord.*.*.*").await;
+    let guilds: Vec<u64> = (0..count)
+        .map(|shard| guild_on_shard(shard, count))
+        .collect();
+    for (index, guild) in guilds.iter().enumerate() {
+        assert_eq!(discord.shard_of_guild(*guild), index as u32);
+        discord.send_message(&DiscordMessage::guild(
+            *guild,
+            5000 + index as u64,
+            ALICE,
+            "hi",
+        ));
+    }
+    let dm_channel = 7000;
+    discord.send_message(&DiscordMessage::direct(dm_channel, ALICE, "hi in private"));
+    let mut topics = HashMap::new();
+    for _ in 0..=count {
+        let delivery = support::next(&mut inbound).await;
+        *topics.entry(delivery.channel).or_insert(0) += 1;
+    }
+    assert_eq!(topics.len(), count as usize + 1, "{topics:?}");
+    assert!(topics.values().all(|n| *n == 1), "{topics:?}");
+    assert!(
+        wait_until(PATIENCE, || total(&processes, |s| s.inbound_published)
+            == u64::from(count) + 1)
+        .await
+    );
+
+    // Outbound: an answer in every guild and to the DM; each reaches all three processes.
+    let mut outbound_topics: Vec<(String, u64)> = guilds
+        .iter()
+        .enumerate()
+        .map(|(index, guild)| {
+            let channel = 5000 + index as u64;
+            (
+                format!("outbound.discord.{guild}.{channel}.{ALICE}"),
+                channel,
+            )
+        })
+        .collect();
+    outbound_topics.push((
+        format!("outbound.discord.@me.{dm_channel}.{ALICE}"),
+        dm_channel,
+    ));
+    let mut connection = redis.connection().await;
+    for (topic, _) in &outbound_topics {
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg(topic)
+            .arg(OutboundMessage::new(format!("answer on {topic}")).encode())
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(
+            receivers, 3,
+            "every process subscribes to all of outbound.discord.*"
+        );
+    }
+    let n_messages = outbound_topics.len() as u64;
+    // Wait until every process has read every message, so that "once" is final.
+    assert!(
+        wait_until(PATIENCE, || processes
+            .iter()
+            .all(|p| p.stats().outbound_received == n_messages)
+            && total(&processes, |s| s.outbound_sent) == n_messages)
+        .await,
+        "stats: {:?}",
+        processes.iter().map(Process::stats).collect::<Vec<_>>()
+    );
+    assert_eq!(total(&processes, |s| s.outbound_not_mine), 2 * n_messages);
+    assert_eq!(
+        total(&processes, |s| s.outbound_malformed + s.outbound_failed),
+        0
+    );
+    for (topic, channel) in &outbound_topics {
+        let posted = discord.posted_in(*channel);
+        assert_eq!(posted.len(), 1, "{topic}: {posted:?}");
+        assert_eq!(posted[0].content(), format!("answer on {topic}"));
+        assert_eq!(posted[0].body["enforce_nonce"], serde_json::json!(true));
+        assert_eq!(posted[0].body["nonce"].as_str().map(str::len), Some(24));
+    }
+    // Who sent what: shard 0's owner the DM and guilds 0-2, and so on.
+    let sent: Vec<u64> = processes.iter().map(|p| p.stats().outbound_sent).collect();
+    assert_eq!(sent, [4, 3, 2]);
+    assert_eq!(discord.duplicate_nonces(), 0);
+    for process in processes {
+        process.stop().await;
+    }
+}
+
+/// During a rolling deploy two processes may run the same shard: both send its
+/// messages, and the nonce lets Discord (here the fake, which honours `enforce_nonce`
+/// like Discord) keep one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_ranges_post_once_thanks_to_the_nonce() {
+    let count = 2;
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.set_shards(count, 1);
+    let old = Process::start(&redis, &discord, "0-1", count);
+    assert!(wait_until(STARTUP, || discord.connected_shards() == [0, 1]).await);
+    let new = Process::start(&redis, &discord, "1", count);
+    assert!(wait_until(STARTUP, || discord.identifies().len() >= 3).await);
+    wait_for_outbound_subscribers(&redis, 2).await;
+
+    let guild = guild_on_shard(1, count);
+    let channel = 5001;
+    let topic = format!("outbound.discord.{guild}.{channel}.{ALICE}");
+    let mut connection = redis.connection().await;
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg(&topic)
+        .arg(OutboundMessage::new("only once").encode())
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(receivers, 2);
+    assert!(
+        wait_until(PATIENCE, || old.stats().outbound_sent
+            + new.stats().outbound_sent
+            == 2)
+        .await,
+        "both owners send"
+    );
+    assert_eq!(discord.posted_in(channel).len(), 1);
+    assert_eq!(discord.duplicate_nonces(), 1);
+    new.stop().await;
+    old.stop().await;
+}
