@@ -10,6 +10,10 @@
 //! `router-tools-watch` (a watcher: receives what it watches), other `router-tools*`
 //! (one-off tools), anything else a bot. A bot's patterns stay unknown: the report
 //! says so rather than claim it listens on inbound topics.
+//!
+//! Discord gateway processes also hold a connection named
+//! `bytebot:gateway-discord-shards-<start>-<end>-of-<count>:<host>` (their IDENTIFY
+//! locks): that is how `doctor` lists the shard ranges and finds gaps and overlaps.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -347,12 +351,17 @@ pub fn report_clients(clients: &[Client], subscriptions: &Subscriptions) -> Stri
         );
     }
 
+    let ranges = shard_ranges(clients);
+    out.push_str(&report_shards(&ranges));
+
     // Two instances of one bot (or gateway) each receive every message: both answer.
+    // Not so for Discord gateways with shard ranges: each sends only its shards' part.
     let mut instances: BTreeMap<&str, Vec<&Client>> = BTreeMap::new();
-    for client in clients
-        .iter()
-        .filter(|client| matches!(client.kind(), Kind::Bot | Kind::Gateway) && client.patterns > 0)
-    {
+    for client in clients.iter().filter(|client| {
+        matches!(client.kind(), Kind::Bot | Kind::Gateway)
+            && client.patterns > 0
+            && !(client.role() == Some("gateway-discord") && !ranges.is_empty())
+    }) {
         if let Some(role) = client.role() {
             instances.entry(role).or_default().push(client);
         }
@@ -379,9 +388,157 @@ pub fn report_clients(clients: &[Client], subscriptions: &Subscriptions) -> Stri
     out
 }
 
+/// One Discord gateway process' shards, from its lock connection's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRange {
+    /// The connection's name.
+    pub name: String,
+    /// First shard.
+    pub start: u32,
+    /// Last shard, included.
+    pub end: u32,
+    /// Total shards.
+    pub count: u32,
+}
+
+/// The shard ranges that gateway processes announce in their connection names.
+pub fn shard_ranges(clients: &[Client]) -> Vec<ShardRange> {
+    let mut ranges: Vec<ShardRange> = clients
+        .iter()
+        .filter_map(|client| {
+            let spec = client.role()?.strip_prefix("gateway-discord-shards-")?;
+            let (range, count) = spec.split_once("-of-")?;
+            let (start, end) = range.split_once('-')?;
+            Some(ShardRange {
+                name: client.name.clone(),
+                start: start.parse().ok()?,
+                end: end.parse().ok()?,
+                count: count.parse().ok()?,
+            })
+        })
+        .collect();
+    ranges.sort_by_key(|range| (range.count, range.start, range.end));
+    ranges
+}
+
+/// The shards section: each process' range, then what no process runs (its guilds get
+/// no replies) and what several run (harmless for sends, which carry a nonce, but the
+/// shard's events are published twice).
+pub fn report_shards(ranges: &[ShardRange]) -> String {
+    let mut out = String::new();
+    for range in ranges {
+        let _ = writeln!(
+            out,
+            "shards      {}-{} of {}: {}",
+            range.start, range.end, range.count, range.name
+        );
+    }
+    let mut counts: Vec<u32> = ranges.iter().map(|range| range.count).collect();
+    counts.dedup();
+    if counts.len() > 1 {
+        let _ = writeln!(
+            out,
+            "warning     gateway-discord processes disagree on the shard count ({}): give every process the same --shard-count",
+            counts
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return out;
+    }
+    let Some(&count) = counts.first() else {
+        return out;
+    };
+    let mut runs = vec![0u32; count as usize];
+    for range in ranges {
+        for shard in range.start..=range.end.min(count.saturating_sub(1)) {
+            runs[shard as usize] += 1;
+        }
+    }
+    let spans = |wanted: fn(u32) -> bool| -> Vec<String> {
+        let mut spans = Vec::new();
+        let mut shard = 0;
+        while shard < runs.len() {
+            if wanted(runs[shard]) {
+                let start = shard;
+                while shard + 1 < runs.len() && wanted(runs[shard + 1]) {
+                    shard += 1;
+                }
+                spans.push(if start == shard {
+                    start.to_string()
+                } else {
+                    format!("{start}-{shard}")
+                });
+            }
+            shard += 1;
+        }
+        spans
+    };
+    let gaps = spans(|n| n == 0);
+    if !gaps.is_empty() {
+        let _ = writeln!(
+            out,
+            "warning     shard(s) {} of {count} run in no gateway process: their guilds' messages are neither published nor answered (start a gateway with --shards for them)",
+            gaps.join(", ")
+        );
+    }
+    let overlaps = spans(|n| n > 1);
+    if !overlaps.is_empty() {
+        let _ = writeln!(
+            out,
+            "warning     shard(s) {} of {count} run in several gateway processes: their messages are published more than once (sends are deduplicated by nonce); fix the --shards ranges",
+            overlaps.join(", ")
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An operator must see at a glance which shards nobody runs and which run twice.
+    #[test]
+    fn shard_ranges_are_listed_with_gaps_and_overlaps() {
+        let clients = [
+            client(1, "bytebot:gateway-discord-shards-0-2-of-8:a", 0, 0),
+            client(2, "bytebot:gateway-discord-shards-2-3-of-8:b", 0, 0),
+            client(3, "bytebot:gateway-discord-shards-6-6-of-8:c", 0, 0),
+            client(4, "bytebot:gateway-discord:a", 1, 0),
+            client(5, "bytebot:gateway-discord:b", 1, 0),
+        ];
+        let ranges = shard_ranges(&clients);
+        assert_eq!(ranges.len(), 3);
+        let report = report_clients(&clients, &Subscriptions::default());
+        assert!(
+            report.contains("shards      0-2 of 8: bytebot:gateway-discord-shards-0-2-of-8:a"),
+            "{report}"
+        );
+        assert!(
+            report.contains("shard(s) 4-5, 7 of 8 run in no gateway process"),
+            "{report}"
+        );
+        assert!(
+            report.contains("shard(s) 2 of 8 run in several gateway processes"),
+            "{report}"
+        );
+        assert!(!report.contains("instances of gateway-discord"), "{report}");
+
+        let whole = [
+            client(1, "bytebot:gateway-discord-shards-0-3-of-8:a", 0, 0),
+            client(2, "bytebot:gateway-discord-shards-4-7-of-8:b", 0, 0),
+        ];
+        let report = report_shards(&shard_ranges(&whole));
+        assert!(!report.contains("warning"), "{report}");
+        let mixed = [
+            client(1, "bytebot:gateway-discord-shards-0-3-of-8:a", 0, 0),
+            client(2, "bytebot:gateway-discord-shards-4-7-of-9:b", 0, 0),
+        ];
+        assert!(
+            report_shards(&shard_ranges(&mixed)).contains("disagree on the shard count (8, 9)")
+        );
+    }
 
     const LIST: &str = "id=3 addr=127.0.0.1:50000 laddr=127.0.0.1:6379 fd=8 name=bytebot:example-subscriber:box age=5 idle=0 flags=P db=0 sub=0 psub=1 ssub=0 multi=-1 cmd=psubscribe\n\
 id=4 addr=127.0.0.1:50001 fd=9 name= age=1 idle=0 flags=N db=0 sub=0 psub=0 cmd=client|list\n\
