@@ -360,7 +360,7 @@ pub fn report_clients(clients: &[Client], subscriptions: &Subscriptions) -> Stri
     for client in clients.iter().filter(|client| {
         matches!(client.kind(), Kind::Bot | Kind::Gateway)
             && client.patterns > 0
-            && !(client.role() == Some("gateway-discord") && !ranges.is_empty())
+            && (client.role() != Some("gateway-discord") || ranges.is_empty())
     }) {
         if let Some(role) = client.role() {
             instances.entry(role).or_default().push(client);
