@@ -149,6 +149,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
 /// Logs in to Discord and starts the client: the adapter, and the session future that
 /// ends only when Discord ends the session for good.
+// The fields of `Config` that the login needs, taken apart in `run` (the runtime took
+// the rest); a struct of its own would only repeat `Config`.
+#[allow(clippy::too_many_arguments)]
 async fn connect(
     token: &SecretString,
     discord_api_url: Option<String>,
