@@ -2,6 +2,7 @@
 #
 # One image for every Bytebot program. Pick the program with the container's command:
 #   docker run --rm -e DISCORD_TOKEN -e REDIS_URL bytebot gateway-discord
+#   docker run --rm -e IRC_SERVER -e IRC_CHANNELS -e REDIS_URL bytebot gateway-irc
 #   docker run --rm -e REDIS_URL bytebot example-subscriber
 #   docker run --rm -it -e REDIS_URL bytebot router-tools doctor
 #
@@ -33,7 +34,7 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN --mount=type=cache,id=bytebot-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=bytebot-target,target=/src/target,sharing=locked \
     cargo chef cook --release --locked --recipe-path recipe.json \
-        -p gateway-discord -p router-tools -p example-subscriber \
+        -p gateway-discord -p gateway-irc -p router-tools -p example-subscriber \
  && rm -f target/bytebot-source-hashes
 COPY . .
 # deploy/touch-changed-sources sets mtimes from content hashes (changed files: now,
@@ -42,12 +43,13 @@ COPY . .
 RUN --mount=type=cache,id=bytebot-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=bytebot-target,target=/src/target,sharing=locked \
     deploy/touch-changed-sources target/bytebot-source-hashes \
-        cargo build --release --locked -p gateway-discord -p router-tools -p example-subscriber \
+        cargo build --release --locked -p gateway-discord -p gateway-irc -p router-tools -p example-subscriber \
  && mkdir /out \
- && cp target/release/gateway-discord target/release/router-tools target/release/example-subscriber /out/
+ && cp target/release/gateway-discord target/release/gateway-irc target/release/router-tools \
+       target/release/example-subscriber /out/
 
-# A small runtime with glibc, libgcc and CA certificates (for rediss:// and Discord's
-# HTTPS), no shell, running as an unprivileged user.
+# A small runtime with glibc, libgcc and CA certificates (for rediss://, Discord's
+# HTTPS and IRC over TLS), no shell, running as an unprivileged user.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
 # distroless's "nonroot" user, by number so any host resolves it.

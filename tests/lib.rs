@@ -24,6 +24,8 @@ pub struct Binaries {
     pub example_subscriber: PathBuf,
     /// `gateway-discord`.
     pub gateway_discord: PathBuf,
+    /// `gateway-irc`.
+    pub gateway_irc: PathBuf,
     /// The directory that holds both.
     pub dir: PathBuf,
 }
@@ -62,7 +64,7 @@ pub fn target_dir() -> PathBuf {
     target_and_profile().0
 }
 
-/// Builds router-tools, example-subscriber and gateway-discord (once per test run) and
+/// Builds router-tools, example-subscriber and the gateways (once per test run) and
 /// returns them.
 pub fn binaries() -> &'static Binaries {
     static BINARIES: OnceLock<Binaries> = OnceLock::new();
@@ -86,6 +88,8 @@ pub fn binaries() -> &'static Binaries {
                 "example-subscriber",
                 "-p",
                 "gateway-discord",
+                "-p",
+                "gateway-irc",
             ])
             .arg("--profile")
             .arg(profile)
@@ -96,7 +100,7 @@ pub fn binaries() -> &'static Binaries {
             .expect("running cargo build");
         assert!(
             output.status.success(),
-            "cargo build -p router-tools -p example-subscriber -p gateway-discord failed:\n{}",
+            "cargo build -p router-tools -p example-subscriber -p gateway-discord -p gateway-irc failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         let dir = target.join(&profile_dir);
@@ -107,6 +111,7 @@ pub fn binaries() -> &'static Binaries {
                 std::env::consts::EXE_SUFFIX
             )),
             gateway_discord: dir.join(format!("gateway-discord{}", std::env::consts::EXE_SUFFIX)),
+            gateway_irc: dir.join(format!("gateway-irc{}", std::env::consts::EXE_SUFFIX)),
             dir,
         }
     })

@@ -14,6 +14,7 @@ fn programs() -> BTreeMap<&'static str, PathBuf> {
     let binaries = binaries();
     BTreeMap::from([
         ("gateway-discord", binaries.gateway_discord.clone()),
+        ("gateway-irc", binaries.gateway_irc.clone()),
         ("example-subscriber", binaries.example_subscriber.clone()),
         ("router-tools", binaries.router_tools.clone()),
     ])
@@ -268,13 +269,19 @@ fn fly_apps_deploy_our_daemons_correctly() {
             .as_str()
             .expect("[processes] app");
         assert!(
-            ["gateway-discord", "example-subscriber"].contains(&program),
+            ["gateway-discord", "gateway-irc", "example-subscriber"].contains(&program),
             "{relative} runs {program}, which is not one of our daemons"
         );
         daemons.insert(program.to_owned());
 
         let env = config["env"].as_table().expect("[env]");
-        for secret in ["DISCORD_TOKEN", "REDIS_URL"] {
+        for secret in [
+            "DISCORD_TOKEN",
+            "REDIS_URL",
+            "IRC_PASSWORD",
+            "IRC_SASL_PASSWORD",
+            "IRC_CHANNELS",
+        ] {
             assert!(
                 !env.contains_key(secret),
                 "{relative}: {secret} is a secret: use `fly secrets set`, not [env]"
@@ -333,6 +340,7 @@ fn fly_apps_deploy_our_daemons_correctly() {
         daemons,
         BTreeSet::from([
             "gateway-discord".to_owned(),
+            "gateway-irc".to_owned(),
             "example-subscriber".to_owned()
         ]),
         "one Fly app per daemon"

@@ -11,6 +11,7 @@ mod deploy;
 mod groups;
 mod healthcheck;
 mod hygiene;
+mod irc;
 mod node;
 mod operate;
 mod python;

@@ -315,7 +315,7 @@ pub fn report_clients(clients: &[Client], subscriptions: &Subscriptions) -> Stri
     if gateways.is_empty() {
         let _ = writeln!(
             out,
-            "outbound    no gateway: replies reach no chat platform (start gateway-discord; `router-tools chat` reads its own replies)"
+            "outbound    no gateway: replies reach no chat platform (start gateway-discord or gateway-irc; `router-tools chat` reads its own replies)"
         );
     } else {
         let _ = writeln!(
@@ -589,6 +589,7 @@ id=5 addr=127.0.0.1:50002 fd=10 name=bytebot:gateway-discord:box age=1 idle=0 fl
         assert_eq!(kind("bytebot:example-subscriber:box"), Kind::Bot);
         assert_eq!(kind("bytebot:python-ping-bot:box"), Kind::Bot);
         assert_eq!(kind("bytebot:gateway-discord:box"), Kind::Gateway);
+        assert_eq!(kind("bytebot:gateway-irc:box"), Kind::Gateway);
         assert_eq!(kind("bytebot:router-tools-chat:box"), Kind::Console);
         assert_eq!(kind("bytebot:router-tools-watch:box"), Kind::Watcher);
         assert_eq!(kind("bytebot:router-tools:box"), Kind::Tool);
