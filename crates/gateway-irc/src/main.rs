@@ -16,6 +16,7 @@ use secrecy::SecretString;
 #[derive(Debug, Parser)]
 #[command(
     version,
+    subcommand_negates_reqs = true,
     after_help = "Environment only (never a flag, so they do not show in `ps`):\n  \
                   IRC_PASSWORD       the server password (PASS)\n  \
                   IRC_SASL_PASSWORD  the SASL PLAIN password (with --sasl-user)\n\n\
@@ -64,6 +65,8 @@ struct Args {
     /// The flags every gateway shares.
     #[command(flatten)]
     gateway: GatewayArgs,
+    #[command(subcommand)]
+    command: Option<bytebot_daemon::healthcheck::Command>,
 }
 
 /// A secret from the environment: `None` when unset or blank.
@@ -115,6 +118,9 @@ fn config(args: Args) -> Result<Config, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(command) = &args.command {
+        return command.run(args.gateway.http_addr);
+    }
     bytebot_daemon::logging::init(args.gateway.log_format, "info");
     let config = match config(args) {
         Ok(config) => config,
