@@ -213,6 +213,12 @@ async fn malformed_outbound_is_skipped_and_counted() {
             br#"{"content": "x", "reply_to": "not-an-id"}"#.to_vec(),
         ),
         (outbound_topic(CHANNEL), vec![0xff, 0xfe, 0x00]),
+        // The schema allows an object or a string: every other JSON type is refused
+        // and counted (`[1,"arr"]` was once sent to Discord as "arr").
+        (outbound_topic(CHANNEL), br#"[1,"arr"]"#.to_vec()),
+        (outbound_topic(CHANNEL), b"42".to_vec()),
+        (outbound_topic(CHANNEL), b"true".to_vec()),
+        (outbound_topic(CHANNEL), b"null".to_vec()),
     ];
     let n_cases = cases.len() as u64;
     for (topic, payload) in cases {
