@@ -3,7 +3,7 @@
 //! counters and the lifecycle live there).
 //!
 //! - [`connection`]: one task per server connection (registration, keepalive,
-//!   reconnect, rejoin) and its [`Connection`](connection::Connection) handle;
+//!   reconnect, rejoin) and its [`Connection`] handle;
 //! - [`adapter`]: IRC messages <-> envelopes and topics, the runtime's `Adapter`;
 //! - [`split`]: outbound text into lines of at most 512 bytes as the server relays them;
 //! - [`flood`]: the token bucket every PRIVMSG goes through;
