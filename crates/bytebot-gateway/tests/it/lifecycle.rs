@@ -26,11 +26,12 @@ async fn shutdown_finishes_what_was_taken() {
     toy.publish_all(&messages).await;
     assert!(wait_until(PATIENCE, || toy.counters.stats().outbound_received == 3).await);
     let chat = toy.chat.clone();
-    let stopping = tokio::spawn(toy.stop());
+    let stopping = tokio::spawn(toy.stop_keeping_redis());
     // Released only once shutdown has begun.
     tokio::time::sleep(Duration::from_millis(100)).await;
     chat.hold(false);
-    stopping.await.unwrap().unwrap();
+    let (stopped, _redis) = stopping.await.unwrap();
+    stopped.unwrap();
     assert_eq!(chat.texts_in("north"), ["0", "1", "2"]);
     for _ in 0..3 {
         assert!(next_receipt(&mut receipts).await.1.ok);

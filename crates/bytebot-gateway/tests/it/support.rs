@@ -121,6 +121,17 @@ impl Toy {
         self.join().await
     }
 
+    /// Like [`Toy::stop`], but hands the Redis server back, so that a test can still read
+    /// what the gateway published while stopping: a killed server resets its connections,
+    /// and a subscriber loses what it had not read yet.
+    pub async fn stop_keeping_redis(mut self) -> (anyhow::Result<()>, RedisServer) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = self.join().await;
+        (result, self.redis)
+    }
+
     /// Waits for `run` to return by itself.
     pub async fn join(&mut self) -> anyhow::Result<()> {
         tokio::time::timeout(PATIENCE, &mut self.task)
