@@ -156,6 +156,13 @@ fn actions<A: Adapter>(
     delivery_key: &DeliveryKey,
     shared: &Shared<A>,
 ) -> Result<Vec<Action>, Refusal> {
+    if message.action.has_content()
+        && (message.embeds.is_some() || message.components.is_some() || !message.files.is_empty())
+    {
+        return Err(Refusal::Unsupported(
+            "this gateway does not send embeds, components or files yet".to_owned(),
+        ));
+    }
     let message_id = || message.message_id.clone().unwrap_or_default();
     let emoji = || message.emoji.clone().unwrap_or_default();
     let action = match message.action {

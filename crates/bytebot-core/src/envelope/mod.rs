@@ -41,7 +41,10 @@ pub use inbound::{
     Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, Reaction,
     UNKNOWN_USER,
 };
-pub use outbound::{MentionPolicy, OutboundAction, OutboundMessage};
+pub use outbound::{
+    ComponentRow, Embed, MAX_COMPONENT_ROWS, MAX_EMBEDS, MAX_FILES, MentionPolicy, OutboundAction,
+    OutboundFile, OutboundMessage,
+};
 pub use schema::{inbound_schema, outbound_schema, render_schema, schema_files};
 
 /// The envelope version this build writes and the only one it reads.
@@ -74,10 +77,29 @@ pub enum EnvelopeError {
     /// logs when it skips the payload.
     #[error("invalid envelope JSON: {0}")]
     Json(serde_json::Error),
-    /// An outbound message whose content is empty or only whitespace: chat platforms
-    /// refuse those, so a gateway must never try to send one.
+    /// An outbound message whose content is empty or only whitespace, with no embeds or
+    /// files instead: chat platforms refuse those, so a gateway must never try to send
+    /// one.
     #[error("outbound message has empty content")]
     EmptyContent,
+    /// More embeds, component rows or files than one message may carry.
+    #[error("`{field}` has {count} entries, more than the {limit} a message may carry")]
+    TooMany {
+        /// `embeds`, `components` or `files`.
+        field: &'static str,
+        /// How many the envelope has.
+        count: usize,
+        /// The most allowed.
+        limit: usize,
+    },
+    /// An outbound file with a bad name or content that is not base64.
+    #[error("file {filename:?}: {reason}")]
+    InvalidFile {
+        /// The file's name, shortened to 64 characters.
+        filename: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A field that repeats part of the topic (`platform`, `space`, `room`) disagrees
     /// with it, so subscribers reading one or the other would act differently.
     #[error("`{field}` is {found:?} but the topic says {expected:?}")]

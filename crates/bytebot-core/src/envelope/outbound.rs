@@ -1,10 +1,93 @@
 //! The outbound envelope: an action (send a message, edit or delete one, react, show
 //! typing), from a subscriber to the gateway that owns the topic it is published on.
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{EnvelopeError, InboundMessage, WIRE_VERSION, check_version, schema};
+
+/// The most embeds one message may carry (Discord's limit).
+pub const MAX_EMBEDS: usize = 10;
+
+/// The most component rows (action rows) one message may carry (Discord's limit).
+pub const MAX_COMPONENT_ROWS: usize = 5;
+
+/// The most files one message may carry (Discord's limit on attachments).
+pub const MAX_FILES: usize = 10;
+
+/// A Discord embed object, in Discord's own JSON shape (`title`, `description`, `url`,
+/// `color`, `fields`, `image`...): every Discord doc applies. The gateway checks that
+/// it is an object; Discord judges the rest, and its refusal comes back in the receipt.
+pub type Embed = Map<String, Value>;
+
+/// A Discord component row (an action row, `{"type": 1, "components": [...]}` holding
+/// buttons or one select menu), in Discord's own JSON shape.
+pub type ComponentRow = Map<String, Value>;
+
+/// A file to upload with a `send` or an `edit`, carried inline in the envelope.
+///
+/// Only inline content: the gateway never downloads a URL for you (that would let any
+/// publisher make it fetch arbitrary addresses, and hold arbitrary amounts in memory).
+/// For a picture that is already online, put its URL in an embed (`image.url`) or in
+/// the content, and the platform fetches it. The whole envelope is at most 1 MiB
+/// (`MAX_PAYLOAD_BYTES`), so the files of one message hold about 750 KiB together once
+/// base64-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OutboundFile {
+    /// The file name shown in the chat (`report.txt`, `plot.png`); its extension also
+    /// gives the MIME type. Not blank, no `/`, `\` or control characters.
+    pub filename: String,
+    /// The file's bytes in standard base64 (RFC 4648, `+/`, with `=` padding), as
+    /// Python's `base64.b64encode` writes it.
+    pub base64: String,
+    /// The alternative text of the file (for screen readers), when the platform has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl OutboundFile {
+    /// A file named `filename` holding `bytes`.
+    pub fn new(filename: impl Into<String>, bytes: &[u8]) -> OutboundFile {
+        OutboundFile {
+            filename: filename.into(),
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            description: None,
+        }
+    }
+
+    /// The file's bytes, decoded from `base64`.
+    pub fn bytes(&self) -> Result<Vec<u8>, EnvelopeError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.base64.as_bytes())
+            .map_err(|err| EnvelopeError::InvalidFile {
+                filename: super::shorten(&self.filename),
+                reason: format!("`base64` is not standard base64: {err}"),
+            })
+    }
+
+    /// Checks the name and the encoding.
+    fn validate(&self) -> Result<(), EnvelopeError> {
+        let bad_name = |reason: &str| EnvelopeError::InvalidFile {
+            filename: super::shorten(&self.filename),
+            reason: reason.to_owned(),
+        };
+        if self.filename.trim().is_empty() {
+            return Err(bad_name("the file name is blank"));
+        }
+        if self
+            .filename
+            .chars()
+            .any(|character| matches!(character, '/' | '\\') || character.is_control())
+        {
+            return Err(bad_name(
+                "the file name contains `/`, `\\` or a control character",
+            ));
+        }
+        self.bytes().map(drop)
+    }
+}
 
 /// Whom an outbound message may ping. Text is delivered unchanged either way; the
 /// policy only decides which mentions in it notify anyone.
@@ -131,10 +214,31 @@ pub struct OutboundMessage {
     #[serde(default, skip_serializing_if = "OutboundAction::is_send")]
     pub action: OutboundAction,
     /// The text to send (`send`) or the new text (`edit`): must contain a
-    /// non-whitespace character, since platforms refuse empty messages. Ignored by the
+    /// non-whitespace character, since platforms refuse empty messages, except in a
+    /// `send` with `embeds` or `files`, and in an `edit` that changes `embeds`,
+    /// `components` or `files` (an edit without content keeps the text). Ignored by the
     /// other actions.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content: String,
+    /// Discord embeds (at most 10), in Discord's embed JSON, for `send` and `edit`. On a
+    /// split `send`, they go with the last part. On an `edit`: absent keeps the
+    /// message's embeds, `[]` removes them. Platforms without embeds (IRC) refuse the
+    /// envelope with a failed receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeds: Option<Vec<Embed>>,
+    /// Discord components: at most 5 action rows (`{"type": 1, "components": [...]}`)
+    /// of buttons or a select menu, in Discord's JSON, for `send` and `edit`. On a split
+    /// `send`, they go with the last part. On an `edit`: absent keeps them, `[]` removes
+    /// them. Platforms without components (IRC) refuse the envelope with a failed
+    /// receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<ComponentRow>>,
+    /// Files to upload (at most 10), inline as base64, for `send` and `edit`. On a split
+    /// `send`, they go with the last part. On an `edit`, they replace the message's
+    /// files; absent or `[]` keeps them. Platforms without uploads (IRC) refuse the
+    /// envelope with a failed receipt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<OutboundFile>,
     /// The platform message id an `edit`, `delete`, `react` or `unreact` acts on: a
     /// `message_ids` entry of an earlier send's receipt, or an inbound `message_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +278,9 @@ impl OutboundMessage {
             reply_to: None,
             in_reply_to: None,
             mentions: MentionPolicy::default(),
+            embeds: None,
+            components: None,
+            files: Vec::new(),
         }
     }
 
@@ -244,9 +351,29 @@ impl OutboundMessage {
         serde_json::to_vec(self).expect("an envelope always serializes: its maps have string keys")
     }
 
+    /// Whether a `send` or `edit` carries something besides text that makes a blank
+    /// `content` acceptable: embeds or files for a `send`; for an `edit`, any change of
+    /// embeds, components or files (the text is then kept).
+    pub fn has_rich_content(&self) -> bool {
+        match self.action {
+            OutboundAction::Send => {
+                self.embeds
+                    .as_ref()
+                    .is_some_and(|embeds| !embeds.is_empty())
+                    || !self.files.is_empty()
+            }
+            OutboundAction::Edit => {
+                self.embeds.is_some() || self.components.is_some() || !self.files.is_empty()
+            }
+            _ => false,
+        }
+    }
+
     /// Checks what serde cannot: a supported `v`, and what the action needs: non-blank
-    /// `content` for `send` and `edit`, a `message_id` for the actions on a message, an
-    /// `emoji` for `react` and `unreact`.
+    /// `content` for `send` and `edit` (unless [`has_rich_content`](Self::has_rich_content)),
+    /// a `message_id` for the actions on a message, an `emoji` for `react` and
+    /// `unreact`; and at most [`MAX_EMBEDS`] embeds, [`MAX_COMPONENT_ROWS`] component
+    /// rows and [`MAX_FILES`] files, each file named and in valid base64.
     ///
     /// [`decode_outbound`](super::decode_outbound) calls it; a subscriber may call it
     /// before publishing.
@@ -256,8 +383,32 @@ impl OutboundMessage {
             kind: self.action.as_str(),
             field,
         };
-        if self.action.has_content() && self.content.trim().is_empty() {
+        if self.action.has_content() && self.content.trim().is_empty() && !self.has_rich_content() {
             return Err(EnvelopeError::EmptyContent);
+        }
+        let too_many = |field, count, limit| {
+            if count > limit {
+                return Err(EnvelopeError::TooMany {
+                    field,
+                    count,
+                    limit,
+                });
+            }
+            Ok(())
+        };
+        too_many(
+            "embeds",
+            self.embeds.as_ref().map_or(0, Vec::len),
+            MAX_EMBEDS,
+        )?;
+        too_many(
+            "components",
+            self.components.as_ref().map_or(0, Vec::len),
+            MAX_COMPONENT_ROWS,
+        )?;
+        too_many("files", self.files.len(), MAX_FILES)?;
+        for file in &self.files {
+            file.validate()?;
         }
         if self.action.targets_message()
             && self

@@ -11,7 +11,10 @@ use schemars::{Schema, SchemaGenerator, json_schema};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::{InboundKind, InboundMessage, OutboundAction, OutboundMessage, WIRE_VERSION};
+use super::{
+    InboundKind, InboundMessage, MAX_COMPONENT_ROWS, MAX_EMBEDS, MAX_FILES, OutboundAction,
+    OutboundMessage, WIRE_VERSION,
+};
 
 /// The `$id` of the inbound schema: where the committed file is published.
 pub const INBOUND_SCHEMA_ID: &str =
@@ -81,8 +84,35 @@ pub fn outbound_schema() -> Schema {
             {
                 "if": {"required": ["action"], "properties": {"action": {"enum": names(|a| !a.has_content())}}},
                 "else": {
-                    "required": ["content"],
-                    "properties": {"content": {"minLength": 1, "pattern": "\\S"}},
+                    "anyOf": [
+                        {
+                            "required": ["content"],
+                            "properties": {"content": {"minLength": 1, "pattern": "\\S"}},
+                        },
+                        {
+                            "required": ["embeds"],
+                            "properties": {"embeds": {"type": "array", "minItems": 1}},
+                        },
+                        {
+                            "required": ["files"],
+                            "properties": {"files": {"minItems": 1}},
+                        },
+                        {
+                            "required": ["action"],
+                            "properties": {"action": {"const": "edit"}},
+                            "anyOf": [
+                                {"required": ["embeds"], "properties": {"embeds": {"type": "array"}}},
+                                {"required": ["components"], "properties": {"components": {"type": "array"}}},
+                            ],
+                        },
+                    ],
+                },
+            },
+            {
+                "properties": {
+                    "embeds": {"maxItems": MAX_EMBEDS},
+                    "components": {"maxItems": MAX_COMPONENT_ROWS},
+                    "files": {"maxItems": MAX_FILES},
                 },
             },
             {
@@ -109,7 +139,11 @@ pub fn outbound_schema() -> Schema {
             of the inbound envelope it answers (an outbound topic): by default a message to \
             send. Either an object, or, as accepted from the previous gateway's subscribers, \
             a bare JSON string used as the content of a plain message. `send` and `edit` \
-            need `content` with a non-whitespace character; `edit`, `delete`, `react` and \
+            need `content` with a non-whitespace character, except a `send` with `embeds` \
+            or `files` and an `edit` that changes `embeds`, `components` or `files`; \
+            `embeds` and `components` are Discord's JSON, `files` inline base64 (at most \
+            10, 5 and 10; a platform that cannot show them refuses the envelope with a \
+            failed receipt); `edit`, `delete`, `react` and \
             `unreact` need `message_id`; `react` and `unreact` need `emoji`. Unknown fields \
             are ignored; a `v` or an `action` the gateway does not know is refused with a \
             failed receipt.",

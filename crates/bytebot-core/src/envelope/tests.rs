@@ -110,7 +110,7 @@ fn unknown_fields_are_ignored() {
         message
     );
 
-    let outbound = br#"{"content":"pong","embeds":[{"title":"x"}],"v":1}"#;
+    let outbound = br#"{"content":"pong","poll":{"question":"x"},"v":1}"#;
     assert_eq!(
         decode_outbound(outbound).unwrap(),
         OutboundMessage::new("pong")
@@ -695,6 +695,112 @@ fn an_unknown_action_is_refused_by_name() {
         "unknown action `pin` (known: send, edit, delete, react, unreact, typing)"
     );
     assert_eq!("edit".parse::<OutboundAction>(), Ok(OutboundAction::Edit));
+}
+
+/// A send with embeds, components and files keeps all of them, in Discord's JSON.
+#[test]
+fn rich_content_round_trips_in_discords_shapes() {
+    let embed = json!({"title": "x", "fields": [{"name": "a", "value": "b"}]});
+    let row = json!({"type": 1, "components": [{"type": 2, "style": 1, "label": "Go", "custom_id": "go"}]});
+    let mut message = OutboundMessage::new("with extras");
+    message.embeds = Some(vec![embed.as_object().unwrap().clone()]);
+    message.components = Some(vec![row.as_object().unwrap().clone()]);
+    message.files = vec![OutboundFile::new("a.bin", &[0, 1, 2, 255])];
+    let value = to_value(&message.encode());
+    assert_eq!(value["embeds"], json!([embed]));
+    assert_eq!(value["components"], json!([row]));
+    assert_eq!(
+        value["files"],
+        json!([{"filename": "a.bin", "base64": "AAEC/w=="}])
+    );
+    let decoded = decode_outbound(&message.encode()).unwrap();
+    assert_eq!(decoded, message);
+    assert_eq!(decoded.files[0].bytes().unwrap(), [0, 1, 2, 255]);
+    // Absent stays absent: an edit without `embeds` keeps the message's embeds.
+    let plain = to_value(&OutboundMessage::new("x").encode());
+    for field in ["embeds", "components", "files"] {
+        assert!(plain.get(field).is_none(), "{field} in {plain}");
+    }
+}
+
+/// A blank `content` is fine exactly when something else is sent: embeds or files on a
+/// send; on an edit, any change of embeds, components or files.
+#[test]
+fn blank_content_is_allowed_only_with_something_else_to_show() {
+    let file = r#"[{"filename":"a.txt","base64":"aGk="}]"#;
+    for payload in [
+        r#"{"embeds":[{"title":"x"}]}"#.to_owned(),
+        format!(r#"{{"content":" ","files":{file}}}"#),
+        r#"{"action":"edit","message_id":"1","components":[]}"#.to_owned(),
+        r#"{"action":"edit","message_id":"1","embeds":[]}"#.to_owned(),
+        format!(r#"{{"action":"edit","message_id":"1","files":{file}}}"#),
+    ] {
+        assert!(decode_outbound(payload.as_bytes()).is_ok(), "{payload}");
+    }
+    for payload in [
+        r#"{"embeds":[]}"#,
+        r#"{"components":[{"type":1,"components":[]}]}"#,
+        r#"{"files":[]}"#,
+        r#"{"embeds":null}"#,
+        r#"{"action":"edit","message_id":"1","files":[]}"#,
+        r#"{"action":"edit","message_id":"1","embeds":null}"#,
+    ] {
+        assert!(
+            matches!(
+                decode_outbound(payload.as_bytes()),
+                Err(EnvelopeError::EmptyContent)
+            ),
+            "{payload}"
+        );
+    }
+}
+
+/// Counts and files are checked before a gateway sees the envelope, with a message
+/// that names the field.
+#[test]
+fn rich_content_limits_are_enforced_with_a_reason() {
+    let many = |n: usize, item: serde_json::Value| serde_json::Value::Array(vec![item; n]);
+    let cases = [
+        (
+            json!({"embeds": many(11, json!({"title": "x"}))}),
+            "`embeds` has 11 entries, more than the 10 a message may carry",
+        ),
+        (
+            json!({"content": "x", "components": many(6, json!({"type": 1}))}),
+            "`components` has 6 entries, more than the 5 a message may carry",
+        ),
+        (
+            json!({"files": many(11, json!({"filename": "a", "base64": ""}))}),
+            "`files` has 11 entries, more than the 10 a message may carry",
+        ),
+        (
+            json!({"files": [{"filename": " ", "base64": ""}]}),
+            "file \" \": the file name is blank",
+        ),
+        (
+            json!({"files": [{"filename": "../etc/passwd", "base64": ""}]}),
+            "file \"../etc/passwd\": the file name contains `/`, `\\` or a control character",
+        ),
+    ];
+    for (payload, error) in cases {
+        assert_eq!(
+            decode_outbound(payload.to_string().as_bytes())
+                .unwrap_err()
+                .to_string(),
+            error,
+            "{payload}"
+        );
+    }
+    let not_base64 = json!({"files": [{"filename": "a.txt", "base64": "not base64!"}]});
+    let error = decode_outbound(not_base64.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("file \"a.txt\": `base64` is not standard base64"),
+        "{error}"
+    );
+    let ten = json!({"embeds": many(10, json!({"title": "x"})), "files": many(10, json!({"filename": "a", "base64": "aGk="}))});
+    assert!(decode_outbound(ten.to_string().as_bytes()).is_ok());
 }
 
 proptest! {

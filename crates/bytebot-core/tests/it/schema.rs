@@ -240,6 +240,35 @@ fn invalid_payloads_fail_the_schema_and_the_decoder() {
             json!({"content": "hi", "mentions": "everyone"}),
         ),
         ("version 2", json!({"v": 2, "content": "hi"})),
+        (
+            "send with only components",
+            json!({"components": [{"type": 1, "components": []}]}),
+        ),
+        ("send with an empty list of embeds", json!({"embeds": []})),
+        (
+            "an embed that is not an object",
+            json!({"embeds": ["title"]}),
+        ),
+        (
+            "eleven embeds",
+            json!({"embeds": vec![json!({"title": "x"}); 11]}),
+        ),
+        (
+            "six component rows",
+            json!({"content": "x", "components": vec![json!({"type": 1}); 6]}),
+        ),
+        (
+            "eleven files",
+            json!({"files": vec![json!({"filename": "a", "base64": ""}); 11]}),
+        ),
+        (
+            "a file without base64",
+            json!({"files": [{"filename": "a"}]}),
+        ),
+        (
+            "edit with only an empty list of files",
+            json!({"action": "edit", "message_id": "1", "files": []}),
+        ),
         ("array", json!(["pong"])),
         ("array of the fields", json!([1, "arr"])),
         ("number", json!(42)),
@@ -308,6 +337,11 @@ fn minimal_actions_pass_the_schema_and_the_decoder() {
         json!({"action": "react", "message_id": "1", "emoji": "👍"}),
         json!({"action": "edit", "message_id": "1", "content": "x"}),
         json!({"action": "send", "content": "x"}),
+        json!({"embeds": [{"title": "x"}]}),
+        json!({"files": [{"filename": "a.txt", "base64": "aGk="}]}),
+        json!({"action": "edit", "message_id": "1", "components": []}),
+        json!({"action": "edit", "message_id": "1", "embeds": []}),
+        json!({"action": "edit", "message_id": "1", "files": [{"filename": "a", "base64": ""}]}),
     ] {
         assert!(schema_errors(&outbound, &instance).is_empty(), "{instance}");
         assert!(
