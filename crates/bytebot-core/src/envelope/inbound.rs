@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{EnvelopeError, WIRE_VERSION, check_direction, check_same, check_version, schema};
+use super::{
+    EnvelopeError, Interaction, WIRE_VERSION, check_direction, check_same, check_version, schema,
+};
 use crate::topic::{Direction, Topic};
 
 /// The author id (and name) of an event whose actor the platform does not report, such
@@ -42,6 +44,12 @@ pub enum InboundKind {
     ReactionAdded,
     /// Someone took a reaction back; the same fields as `reaction_added`.
     ReactionRemoved,
+    /// Someone used a slash command, clicked a button, chose in a select menu,
+    /// submitted a modal or is typing an option with suggestions: `interaction` says
+    /// which and carries the details, `author` is who. `content` is empty. Answer with
+    /// the interaction actions (`respond`, `update`, `modal`...) and `in_reply_to` set to
+    /// this envelope's `id`.
+    Interaction,
     /// A kind this build does not know (added by a newer gateway). Never written; a
     /// reader skips it.
     #[serde(other)]
@@ -50,12 +58,13 @@ pub enum InboundKind {
 
 impl InboundKind {
     /// Every kind a gateway may publish, in the order the docs list them.
-    pub const ALL: [InboundKind; 5] = [
+    pub const ALL: [InboundKind; 6] = [
         InboundKind::Message,
         InboundKind::MessageEdited,
         InboundKind::MessageDeleted,
         InboundKind::ReactionAdded,
         InboundKind::ReactionRemoved,
+        InboundKind::Interaction,
     ];
 
     /// The wire name (`message`, `message_edited`...).
@@ -66,6 +75,7 @@ impl InboundKind {
             InboundKind::MessageDeleted => "message_deleted",
             InboundKind::ReactionAdded => "reaction_added",
             InboundKind::ReactionRemoved => "reaction_removed",
+            InboundKind::Interaction => "interaction",
             InboundKind::Unknown => "unknown",
         }
     }
@@ -210,8 +220,8 @@ pub struct InboundMessage {
     #[schemars(with = "String", extend("format" = "uuid"))]
     pub id: Uuid,
     /// What happened: `message` (a new chat message), `message_edited`,
-    /// `message_deleted`, `reaction_added`, `reaction_removed`. More kinds may be added
-    /// within version 1: skip a kind you do not know.
+    /// `message_deleted`, `reaction_added`, `reaction_removed`, `interaction`. More kinds
+    /// may be added within version 1: skip a kind you do not know.
     #[schemars(schema_with = "schema::kind_schema")]
     pub kind: InboundKind,
     /// The chat platform (`discord`, `console`, ...); the platform segment of `topic`.
@@ -264,6 +274,11 @@ pub struct InboundMessage {
     /// The emoji, on `reaction_added` and `reaction_removed`; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reaction: Option<Reaction>,
+    /// The interaction, on kind `interaction` (absent otherwise): a command with its
+    /// options, a component's `custom_id` and values, a modal's fields or an
+    /// autocomplete's focused option, with the user's locale and permissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<Interaction>,
     /// Discord-only details (absent on other platforms, and when there are none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discord: Option<DiscordDetails>,
@@ -281,8 +296,8 @@ impl InboundMessage {
     /// time if known), `platform`, `space`, `direct` and `room` from the topic, and
     /// `reply_topic` from [`Topic::reply`]. `topic` is forced to the inbound direction,
     /// so passing an outbound topic cannot produce an envelope that decoders refuse.
-    /// `mentions`, `attachments`, `reply_to`, `emote`, `reaction`, `discord` and `raw`
-    /// start empty.
+    /// `mentions`, `attachments`, `reply_to`, `emote`, `reaction`, `interaction`,
+    /// `discord` and `raw` start empty.
     pub fn new(
         topic: Topic,
         message_id: impl Into<String>,
@@ -309,6 +324,7 @@ impl InboundMessage {
             reply_to: None,
             emote: false,
             reaction: None,
+            interaction: None,
             discord: None,
             raw: None,
         }
@@ -340,7 +356,7 @@ impl InboundMessage {
 
     /// Checks what serde cannot: a supported `v`, `platform`/`space`/`room` equal to the
     /// topic's segments, an inbound `topic`, an outbound `reply_topic`, and a
-    /// `reaction` on the reaction kinds.
+    /// `reaction` on the reaction kinds, an `interaction` on kind `interaction`.
     ///
     /// [`decode_inbound`](super::decode_inbound) calls it (after setting `direct` from
     /// the topic); a gateway may call it before publishing.
@@ -355,6 +371,12 @@ impl InboundMessage {
             return Err(EnvelopeError::MissingField {
                 kind: self.kind.as_str(),
                 field: "reaction",
+            });
+        }
+        if self.kind == InboundKind::Interaction && self.interaction.is_none() {
+            return Err(EnvelopeError::MissingField {
+                kind: self.kind.as_str(),
+                field: "interaction",
             });
         }
         Ok(())

@@ -27,6 +27,7 @@
 //! check the version and the invariants that serde alone cannot express.
 
 mod inbound;
+mod interaction;
 mod outbound;
 pub mod schema;
 
@@ -40,6 +41,10 @@ use crate::topic::{Direction, Topic};
 pub use inbound::{
     Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, Reaction,
     UNKNOWN_USER,
+};
+pub use interaction::{
+    Choice, CommandOption, FocusedOption, InputStyle, Interaction, InteractionType, Modal,
+    ModalField, ModalInput, OptionType, Resolved, ResolvedChannel, ResolvedRole,
 };
 pub use outbound::{
     ComponentRow, Embed, MAX_COMPONENT_ROWS, MAX_EMBEDS, MAX_FILES, MentionPolicy, OutboundAction,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{EnvelopeError, InboundMessage, WIRE_VERSION, check_version, schema};
+use super::{Choice, EnvelopeError, InboundMessage, Modal, WIRE_VERSION, check_version, schema};
 
 /// The most embeds one message may carry (Discord's limit).
 pub const MAX_EMBEDS: usize = 10;
@@ -134,17 +134,49 @@ pub enum OutboundAction {
     /// Show "bot is typing..." in the room (Discord: for about 10 s, or until the bot
     /// sends a message).
     Typing,
+    /// Answer an interaction (`in_reply_to`: the inbound envelope's id) with a message
+    /// (`content`; only its user sees it when `ephemeral`). The first answer wins; a
+    /// later one gets a failed receipt ("already answered").
+    Respond,
+    /// Acknowledge an interaction now and answer later ("thinking..." for a command;
+    /// nothing visible for a component): the later `respond` or `update` edits the
+    /// placeholder. The gateway defers by itself when no answer came within about
+    /// 2.5 s, so this is only needed to show "thinking..." at once.
+    Defer,
+    /// Answer a component interaction by replacing the message the component is on
+    /// (`content`).
+    Update,
+    /// Answer an interaction by opening a form (`modal`). Only possible as the first
+    /// answer, before any defer (the gateway's own included).
+    Modal,
+    /// Answer an `autocomplete` interaction with suggestions (`choices`, at most 25).
+    Autocomplete,
+    /// Post another message about an answered interaction (`content`, `ephemeral`);
+    /// the receipt has its message id.
+    Followup,
+    /// Replace the text of the interaction's answer (`content`).
+    EditResponse,
+    /// Delete the interaction's answer.
+    DeleteResponse,
 }
 
 impl OutboundAction {
     /// Every action, in the order the docs list them.
-    pub const ALL: [OutboundAction; 6] = [
+    pub const ALL: [OutboundAction; 14] = [
         OutboundAction::Send,
         OutboundAction::Edit,
         OutboundAction::Delete,
         OutboundAction::React,
         OutboundAction::Unreact,
         OutboundAction::Typing,
+        OutboundAction::Respond,
+        OutboundAction::Defer,
+        OutboundAction::Update,
+        OutboundAction::Modal,
+        OutboundAction::Autocomplete,
+        OutboundAction::Followup,
+        OutboundAction::EditResponse,
+        OutboundAction::DeleteResponse,
     ];
 
     /// The wire name (`send`, `edit`...).
@@ -156,6 +188,14 @@ impl OutboundAction {
             OutboundAction::React => "react",
             OutboundAction::Unreact => "unreact",
             OutboundAction::Typing => "typing",
+            OutboundAction::Respond => "respond",
+            OutboundAction::Defer => "defer",
+            OutboundAction::Update => "update",
+            OutboundAction::Modal => "modal",
+            OutboundAction::Autocomplete => "autocomplete",
+            OutboundAction::Followup => "followup",
+            OutboundAction::EditResponse => "edit_response",
+            OutboundAction::DeleteResponse => "delete_response",
         }
     }
 
@@ -164,9 +204,34 @@ impl OutboundAction {
         *self == OutboundAction::Send
     }
 
-    /// Whether the action carries text (`send`, `edit`).
+    /// Whether the action carries text (`send`, `edit`, `respond`, `update`,
+    /// `followup`, `edit_response`).
     pub fn has_content(self) -> bool {
-        matches!(self, OutboundAction::Send | OutboundAction::Edit)
+        matches!(
+            self,
+            OutboundAction::Send
+                | OutboundAction::Edit
+                | OutboundAction::Respond
+                | OutboundAction::Update
+                | OutboundAction::Followup
+                | OutboundAction::EditResponse
+        )
+    }
+
+    /// Whether the action answers an interaction (`in_reply_to` is required: the
+    /// interaction is found by the inbound envelope's id).
+    pub fn is_interaction(self) -> bool {
+        matches!(
+            self,
+            OutboundAction::Respond
+                | OutboundAction::Defer
+                | OutboundAction::Update
+                | OutboundAction::Modal
+                | OutboundAction::Autocomplete
+                | OutboundAction::Followup
+                | OutboundAction::EditResponse
+                | OutboundAction::DeleteResponse
+        )
     }
 
     /// Whether the action targets an existing message (`message_id` is required).
@@ -210,14 +275,16 @@ pub struct OutboundMessage {
     #[schemars(schema_with = "schema::version_schema")]
     pub v: u32,
     /// What to do: `send` (the default), `edit`, `delete`, `react`, `unreact`,
-    /// `typing`.
+    /// `typing`; to answer an interaction: `respond`, `defer`, `update`, `modal`,
+    /// `autocomplete`, `followup`, `edit_response`, `delete_response`.
     #[serde(default, skip_serializing_if = "OutboundAction::is_send")]
     pub action: OutboundAction,
-    /// The text to send (`send`) or the new text (`edit`): must contain a
-    /// non-whitespace character, since platforms refuse empty messages, except in a
-    /// `send` with `embeds` or `files`, and in an `edit` that changes `embeds`,
-    /// `components` or `files` (an edit without content keeps the text). Ignored by the
-    /// other actions.
+    /// The text to send (`send`, `respond`, `followup`) or the new text (`edit`,
+    /// `update`, `edit_response`): must contain a non-whitespace character, since
+    /// platforms refuse empty messages, except in a `send`, `respond` or `followup`
+    /// with `embeds` or `files`, and in an `edit`, `update` or `edit_response` that
+    /// changes `embeds`, `components` or `files` (the text is then kept). Ignored by
+    /// the other actions.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content: String,
     /// Discord embeds (at most 10), in Discord's embed JSON, for `send` and `edit`. On a
@@ -253,13 +320,24 @@ pub struct OutboundMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
     /// The `id` of the inbound envelope this answers, for correlation in logs, metrics
-    /// and receipts. Never changes what is done.
+    /// and receipts. For the interaction actions it says which interaction to answer
+    /// (required); for the others it never changes what is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>", extend("format" = "uuid"))]
     pub in_reply_to: Option<Uuid>,
     /// Whom a `send` or `edit` may ping: `none`, `users` (the default) or `all`.
     #[serde(default)]
     pub mentions: MentionPolicy,
+    /// `respond`, `defer` and `followup`: only the user who interacted sees the
+    /// message ("Only you can see this").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
+    /// `modal`: the form to open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modal: Option<Modal>,
+    /// `autocomplete`: the suggestions, in order (none is a valid answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Choice>,
 }
 
 fn wire_version() -> u32 {
@@ -281,6 +359,9 @@ impl OutboundMessage {
             embeds: None,
             components: None,
             files: Vec::new(),
+            ephemeral: false,
+            modal: None,
+            choices: Vec::new(),
         }
     }
 
@@ -340,6 +421,80 @@ impl OutboundMessage {
         }
     }
 
+    /// An interaction action without content, answering `inbound` (an `interaction`
+    /// envelope).
+    fn answer(action: OutboundAction, inbound: &InboundMessage) -> OutboundMessage {
+        OutboundMessage {
+            action,
+            in_reply_to: Some(inbound.id),
+            ..OutboundMessage::new(String::new())
+        }
+    }
+
+    /// Answers the interaction `inbound` with a message.
+    pub fn respond(inbound: &InboundMessage, content: impl Into<String>) -> OutboundMessage {
+        OutboundMessage {
+            content: content.into(),
+            ..OutboundMessage::answer(OutboundAction::Respond, inbound)
+        }
+    }
+
+    /// Acknowledges the interaction `inbound` now ("thinking..."), to answer later.
+    pub fn defer(inbound: &InboundMessage) -> OutboundMessage {
+        OutboundMessage::answer(OutboundAction::Defer, inbound)
+    }
+
+    /// Answers the component interaction `inbound` by replacing its message.
+    pub fn update(inbound: &InboundMessage, content: impl Into<String>) -> OutboundMessage {
+        OutboundMessage {
+            content: content.into(),
+            ..OutboundMessage::answer(OutboundAction::Update, inbound)
+        }
+    }
+
+    /// Answers the interaction `inbound` by opening `modal`.
+    pub fn modal(inbound: &InboundMessage, modal: Modal) -> OutboundMessage {
+        OutboundMessage {
+            modal: Some(modal),
+            ..OutboundMessage::answer(OutboundAction::Modal, inbound)
+        }
+    }
+
+    /// Answers the autocomplete interaction `inbound` with `choices`.
+    pub fn autocomplete(inbound: &InboundMessage, choices: Vec<Choice>) -> OutboundMessage {
+        OutboundMessage {
+            choices,
+            ..OutboundMessage::answer(OutboundAction::Autocomplete, inbound)
+        }
+    }
+
+    /// Posts another message about the answered interaction `inbound`.
+    pub fn followup(inbound: &InboundMessage, content: impl Into<String>) -> OutboundMessage {
+        OutboundMessage {
+            content: content.into(),
+            ..OutboundMessage::answer(OutboundAction::Followup, inbound)
+        }
+    }
+
+    /// Replaces the text of the answer to the interaction `inbound`.
+    pub fn edit_response(inbound: &InboundMessage, content: impl Into<String>) -> OutboundMessage {
+        OutboundMessage {
+            content: content.into(),
+            ..OutboundMessage::answer(OutboundAction::EditResponse, inbound)
+        }
+    }
+
+    /// Deletes the answer to the interaction `inbound`.
+    pub fn delete_response(inbound: &InboundMessage) -> OutboundMessage {
+        OutboundMessage::answer(OutboundAction::DeleteResponse, inbound)
+    }
+
+    /// Only the user who interacted sees it (`respond`, `defer`, `followup`).
+    pub fn ephemeral(mut self) -> OutboundMessage {
+        self.ephemeral = true;
+        self
+    }
+
     /// Correlates this action with the inbound envelope it answers.
     pub fn in_reply_to(mut self, inbound: &InboundMessage) -> OutboundMessage {
         self.in_reply_to = Some(inbound.id);
@@ -351,18 +506,19 @@ impl OutboundMessage {
         serde_json::to_vec(self).expect("an envelope always serializes: its maps have string keys")
     }
 
-    /// Whether a `send` or `edit` carries something besides text that makes a blank
-    /// `content` acceptable: embeds or files for a `send`; for an `edit`, any change of
-    /// embeds, components or files (the text is then kept).
+    /// Whether an action with text carries something besides text that makes a blank
+    /// `content` acceptable: embeds or files for a `send`, `respond` or `followup`; for
+    /// an `edit`, `update` or `edit_response`, any change of embeds, components or files
+    /// (the text is then kept).
     pub fn has_rich_content(&self) -> bool {
         match self.action {
-            OutboundAction::Send => {
+            OutboundAction::Send | OutboundAction::Respond | OutboundAction::Followup => {
                 self.embeds
                     .as_ref()
                     .is_some_and(|embeds| !embeds.is_empty())
                     || !self.files.is_empty()
             }
-            OutboundAction::Edit => {
+            OutboundAction::Edit | OutboundAction::Update | OutboundAction::EditResponse => {
                 self.embeds.is_some() || self.components.is_some() || !self.files.is_empty()
             }
             _ => false,
@@ -370,10 +526,13 @@ impl OutboundMessage {
     }
 
     /// Checks what serde cannot: a supported `v`, and what the action needs: non-blank
-    /// `content` for `send` and `edit` (unless [`has_rich_content`](Self::has_rich_content)),
-    /// a `message_id` for the actions on a message, an `emoji` for `react` and
-    /// `unreact`; and at most [`MAX_EMBEDS`] embeds, [`MAX_COMPONENT_ROWS`] component
-    /// rows and [`MAX_FILES`] files, each file named and in valid base64.
+    /// `content` for the actions with text (unless
+    /// [`has_rich_content`](Self::has_rich_content)), a `message_id` for the actions on
+    /// a message, an `emoji` for `react` and `unreact`, `in_reply_to` for the
+    /// interaction actions, and for `modal` a `modal` with a non-blank `custom_id` and
+    /// `title` and at least one field; and at most [`MAX_EMBEDS`] embeds,
+    /// [`MAX_COMPONENT_ROWS`] component rows and [`MAX_FILES`] files, each file named
+    /// and in valid base64.
     ///
     /// [`decode_outbound`](super::decode_outbound) calls it; a subscriber may call it
     /// before publishing.
@@ -425,6 +584,19 @@ impl OutboundMessage {
                 .is_none_or(|emoji| emoji.trim().is_empty())
         {
             return Err(missing("emoji"));
+        }
+        if self.action.is_interaction() && self.in_reply_to.is_none() {
+            return Err(missing("in_reply_to"));
+        }
+        if self.action == OutboundAction::Modal {
+            let blank = |text: &str| text.trim().is_empty();
+            match &self.modal {
+                None => return Err(missing("modal")),
+                Some(modal) if blank(&modal.custom_id) => return Err(missing("modal.custom_id")),
+                Some(modal) if blank(&modal.title) => return Err(missing("modal.title")),
+                Some(modal) if modal.fields.is_empty() => return Err(missing("modal.fields")),
+                Some(_) => {}
+            }
         }
         Ok(())
     }

@@ -54,10 +54,16 @@ pub fn inbound_schema() -> Schema {
         .collect();
     object.insert(
         "allOf".into(),
-        serde_json::json!([{
-            "if": {"required": ["kind"], "properties": {"kind": {"enum": reactions}}},
-            "then": {"required": ["reaction"]},
-        }]),
+        serde_json::json!([
+            {
+                "if": {"required": ["kind"], "properties": {"kind": {"enum": reactions}}},
+                "then": {"required": ["reaction"]},
+            },
+            {
+                "if": {"required": ["kind"], "properties": {"kind": {"const": InboundKind::Interaction.as_str()}}},
+                "then": {"required": ["interaction"]},
+            },
+        ]),
     );
     unwrap_descriptions(schema)
 }
@@ -99,7 +105,7 @@ pub fn outbound_schema() -> Schema {
                         },
                         {
                             "required": ["action"],
-                            "properties": {"action": {"const": "edit"}},
+                            "properties": {"action": {"enum": ["edit", "update", "edit_response"]}},
                             "anyOf": [
                                 {"required": ["embeds"], "properties": {"embeds": {"type": "array"}}},
                                 {"required": ["components"], "properties": {"components": {"type": "array"}}},
@@ -129,6 +135,23 @@ pub fn outbound_schema() -> Schema {
                     "properties": {"emoji": {"minLength": 1, "pattern": "\\S"}},
                 },
             },
+            {
+                "if": {"required": ["action"], "properties": {"action": {"enum": names(OutboundAction::is_interaction)}}},
+                "then": {"required": ["in_reply_to"]},
+            },
+            {
+                "if": {"required": ["action"], "properties": {"action": {"const": "modal"}}},
+                "then": {
+                    "required": ["modal"],
+                    "properties": {"modal": {
+                        "properties": {
+                            "custom_id": {"minLength": 1, "pattern": "\\S"},
+                            "title": {"minLength": 1, "pattern": "\\S"},
+                            "fields": {"minItems": 1},
+                        },
+                    }},
+                },
+            },
         ],
     });
     unwrap_descriptions(json_schema!({
@@ -138,13 +161,18 @@ pub fn outbound_schema() -> Schema {
         "description": "An action, published by a subscriber as JSON on the `reply_topic` \
             of the inbound envelope it answers (an outbound topic): by default a message to \
             send. Either an object, or, as accepted from the previous gateway's subscribers, \
-            a bare JSON string used as the content of a plain message. `send` and `edit` \
-            need `content` with a non-whitespace character, except a `send` with `embeds` \
-            or `files` and an `edit` that changes `embeds`, `components` or `files`; \
-            `embeds` and `components` are Discord's JSON, `files` inline base64 (at most \
-            10, 5 and 10; a platform that cannot show them refuses the envelope with a \
-            failed receipt); `edit`, `delete`, `react` and \
-            `unreact` need `message_id`; `react` and `unreact` need `emoji`. Unknown fields \
+            a bare JSON string used as the content of a plain message. `send`, `edit`, \
+            `respond`, `update`, `followup` and `edit_response` need `content` with a \
+            non-whitespace character, except a `send`, `respond` or `followup` with \
+            `embeds` or `files` and an `edit`, `update` or `edit_response` that changes \
+            `embeds`, `components` or `files`; `embeds` and `components` are Discord's \
+            JSON, `files` inline base64 (at most 10, 5 and 10; a platform that cannot \
+            show them refuses the envelope with a failed receipt); `edit`, `delete`, \
+            `react` and `unreact` need `message_id`; `react` and `unreact` need `emoji`; \
+            the interaction actions (`respond`, `defer`, `update`, `modal`, \
+            `autocomplete`, `followup`, `edit_response`, `delete_response`) need \
+            `in_reply_to`, the id of the `interaction` envelope they answer; `modal` needs \
+            `modal`. Unknown fields \
             are ignored; a `v` or an `action` the gateway does not know is refused with a \
             failed receipt.",
         "anyOf": [
@@ -188,6 +216,21 @@ pub(crate) fn kind_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
         "examples": known,
+    })
+}
+
+/// The schema of a command option's `value`: a string, an integer, a number or a
+/// boolean (ids are strings).
+pub(crate) fn option_value_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["string", "number", "boolean"],
+    })
+}
+
+/// The schema of an autocomplete choice's `value`: a string or a number.
+pub(crate) fn choice_value_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["string", "number"],
     })
 }
 

@@ -478,7 +478,89 @@ fn events() -> Vec<InboundMessage> {
     }
     let mut events = vec![inbound(), edited, deleted];
     events.extend(reactions);
+    events.push(command());
     events
+}
+
+/// A slash command with a sub-command, a user option (resolved) and the user's
+/// locale and permissions, as the Discord gateway publishes it.
+fn command() -> InboundMessage {
+    let mut command = InboundMessage::event(
+        InboundKind::Interaction,
+        topic(),
+        "1443167930991902799",
+        author(),
+    );
+    let mut users = std::collections::BTreeMap::new();
+    users.insert(
+        "80351110224678912".to_owned(),
+        Author::new("80351110224678912", "nelly"),
+    );
+    command.interaction = Some(Interaction {
+        id: "1443167930991902799".into(),
+        kind: InteractionType::Command,
+        name: Some("admin".into()),
+        options: vec![CommandOption {
+            name: "warn".into(),
+            kind: OptionType::SubCommand,
+            value: None,
+            options: vec![
+                CommandOption {
+                    name: "who".into(),
+                    kind: OptionType::User,
+                    value: Some(json!("80351110224678912")),
+                    options: Vec::new(),
+                    focused: false,
+                },
+                CommandOption {
+                    name: "days".into(),
+                    kind: OptionType::Integer,
+                    value: Some(json!(3)),
+                    options: Vec::new(),
+                    focused: false,
+                },
+            ],
+            focused: false,
+        }],
+        resolved: Resolved {
+            users,
+            ..Resolved::default()
+        },
+        locale: Some("fr".into()),
+        guild_locale: Some("en-US".into()),
+        permissions: Some("8".into()),
+        ..Interaction::default()
+    });
+    command
+}
+
+/// An interaction envelope keeps its typed options, resolved users and locale.
+#[test]
+fn an_interaction_round_trips_with_its_options() {
+    let command = command();
+    let value = to_value(&command.encode());
+    assert_eq!(value["interaction"]["type"], "command");
+    assert_eq!(value["interaction"]["options"][0]["type"], "sub_command");
+    assert_eq!(value["interaction"]["options"][0]["options"][1]["value"], 3);
+    assert_eq!(
+        value["interaction"]["resolved"]["users"]["80351110224678912"]["name"],
+        "nelly"
+    );
+    assert_eq!(value["content"], "");
+    assert_eq!(decode_inbound(&command.encode()).unwrap(), command);
+    let mut unknown = value.clone();
+    unknown["interaction"]["type"] = json!("ping_v2");
+    let decoded = decode_inbound(unknown.to_string().as_bytes()).unwrap();
+    assert_eq!(decoded.interaction.unwrap().kind, InteractionType::Unknown);
+}
+
+/// An `interaction` envelope without its details would leave subscribers guessing.
+#[test]
+fn an_interaction_needs_its_details() {
+    let mut command = command();
+    command.interaction = None;
+    let error = decode_inbound(&command.encode()).unwrap_err();
+    assert_eq!(error.to_string(), "`interaction` needs `interaction`");
 }
 
 /// Every kind a gateway writes survives a round trip and has its wire name.
@@ -610,6 +692,34 @@ fn actions() -> Vec<OutboundMessage> {
         OutboundMessage::react("1443167930991902725", "🎲"),
         OutboundMessage::unreact("1443167930991902725", "ferris:1100000000000000001"),
         OutboundMessage::typing().in_reply_to(&inbound()),
+        OutboundMessage::respond(&command(), "pong").ephemeral(),
+        OutboundMessage::defer(&command()),
+        OutboundMessage::update(&command(), "rolled 7"),
+        OutboundMessage::modal(
+            &command(),
+            Modal {
+                custom_id: "example:feedback".into(),
+                title: "Feedback".into(),
+                fields: vec![ModalInput {
+                    style: InputStyle::Paragraph,
+                    max_length: Some(500),
+                    ..ModalInput::short("text", "What do you think?")
+                }],
+            },
+        ),
+        OutboundMessage::autocomplete(
+            &command(),
+            vec![
+                Choice::text("2d6"),
+                Choice {
+                    name: "one die".into(),
+                    value: json!(1),
+                },
+            ],
+        ),
+        OutboundMessage::followup(&command(), "and one more thing").ephemeral(),
+        OutboundMessage::edit_response(&command(), "pong (edited)"),
+        OutboundMessage::delete_response(&command()),
     ]
 }
 
@@ -682,6 +792,56 @@ fn actions_need_their_fields() {
     assert!(decode_outbound(br#"{"action":"delete","message_id":"1"}"#).is_ok());
 }
 
+/// An interaction is answered by the id of its envelope: without `in_reply_to` the
+/// gateway could not know which one; a modal needs its form.
+#[test]
+fn interaction_actions_need_their_fields() {
+    let id = r#""in_reply_to":"0192f1a0-0000-7000-8000-000000000001""#;
+    for (payload, error) in [
+        (
+            r#"{"action":"defer"}"#.to_owned(),
+            "`defer` needs `in_reply_to`",
+        ),
+        (
+            r#"{"action":"respond","content":"pong"}"#.to_owned(),
+            "`respond` needs `in_reply_to`",
+        ),
+        (
+            format!(r#"{{"action":"respond",{id}}}"#),
+            "outbound message has empty content",
+        ),
+        (
+            format!(r#"{{"action":"modal",{id}}}"#),
+            "`modal` needs `modal`",
+        ),
+        (
+            format!(
+                r#"{{"action":"modal",{id},"modal":{{"custom_id":"a","title":" ","fields":[]}}}}"#
+            ),
+            "`modal` needs `modal.title`",
+        ),
+        (
+            format!(
+                r#"{{"action":"modal",{id},"modal":{{"custom_id":"a","title":"t","fields":[]}}}}"#
+            ),
+            "`modal` needs `modal.fields`",
+        ),
+    ] {
+        assert_eq!(
+            decode_outbound(payload.as_bytes()).unwrap_err().to_string(),
+            error,
+            "{payload}"
+        );
+    }
+    for payload in [
+        format!(r#"{{"action":"defer",{id}}}"#),
+        format!(r#"{{"action":"autocomplete",{id}}}"#),
+        format!(r#"{{"action":"delete_response",{id}}}"#),
+    ] {
+        assert!(decode_outbound(payload.as_bytes()).is_ok(), "{payload}");
+    }
+}
+
 /// An action from a newer subscriber is refused with a message naming it, which the
 /// gateway puts in a failed receipt.
 #[test]
@@ -692,7 +852,7 @@ fn an_unknown_action_is_refused_by_name() {
     assert!(message.contains("typing"), "{message}");
     assert_eq!(
         "pin".parse::<OutboundAction>().unwrap_err(),
-        "unknown action `pin` (known: send, edit, delete, react, unreact, typing)"
+        "unknown action `pin` (known: send, edit, delete, react, unreact, typing, respond, defer, update, modal, autocomplete, followup, edit_response, delete_response)"
     );
     assert_eq!("edit".parse::<OutboundAction>(), Ok(OutboundAction::Edit));
 }

@@ -11,6 +11,9 @@ use bytebot_core::envelope::{
 use bytebot_core::receipt::{decode_receipt, receipt_schema};
 use serde_json::{Value, json};
 
+/// An inbound envelope id, for the interaction actions.
+const ID: &str = "019abf76-3a17-7d01-b2c4-5e9f10a7c311";
+
 const REGENERATE: &str = "BYTEBOT_BLESS=1 cargo test -p bytebot-core --test it schema";
 
 fn schema_dir() -> PathBuf {
@@ -228,6 +231,10 @@ fn invalid_payloads_fail_the_schema_and_the_decoder() {
         );
     }
 
+    let mut interaction_without_details = guild_example();
+    interaction_without_details["kind"] = json!("interaction");
+    inbound_cases.push(("interaction without details", interaction_without_details));
+
     let outbound_cases = [
         ("empty object", json!({})),
         ("empty content", json!({"content": ""})),
@@ -300,6 +307,20 @@ fn invalid_payloads_fail_the_schema_and_the_decoder() {
             "unknown action",
             json!({"action": "pin", "message_id": "1"}),
         ),
+        ("defer without in_reply_to", json!({"action": "defer"})),
+        (
+            "respond without content",
+            json!({"action": "respond", "in_reply_to": ID}),
+        ),
+        (
+            "modal without its form",
+            json!({"action": "modal", "in_reply_to": ID}),
+        ),
+        (
+            "modal without fields",
+            json!({"action": "modal", "in_reply_to": ID,
+                   "modal": {"custom_id": "a", "title": "t", "fields": []}}),
+        ),
     ];
     for (case, instance) in &outbound_cases {
         assert!(
@@ -342,6 +363,9 @@ fn minimal_actions_pass_the_schema_and_the_decoder() {
         json!({"action": "edit", "message_id": "1", "components": []}),
         json!({"action": "edit", "message_id": "1", "embeds": []}),
         json!({"action": "edit", "message_id": "1", "files": [{"filename": "a", "base64": ""}]}),
+        json!({"action": "defer", "in_reply_to": ID}),
+        json!({"action": "delete_response", "in_reply_to": ID}),
+        json!({"action": "respond", "in_reply_to": ID, "content": "x"}),
     ] {
         assert!(schema_errors(&outbound, &instance).is_empty(), "{instance}");
         assert!(
