@@ -67,6 +67,15 @@ pub mod names {
     pub const REDIS_RECONNECTS: &str = "bytebot_redis_reconnects_total";
     /// Histogram (seconds): one chat-platform send request (gateway's POST to Discord).
     pub const SEND_DURATION: &str = "bytebot_send_duration_seconds";
+    /// Gauge, label `shard`: 1 while this gateway's shard has a live session (Discord:
+    /// READY or RESUMED received, heartbeats acknowledged), else 0.
+    pub const SHARD_CONNECTED: &str = "bytebot_shard_connected";
+    /// Gauge (seconds), label `shard`: the shard's gateway heartbeat latency, as the
+    /// platform library last reported it.
+    pub const SHARD_LATENCY: &str = "bytebot_shard_latency_seconds";
+    /// Counter, label `shard`: platform events (messages, edits, deletions, reactions)
+    /// this gateway received on the shard.
+    pub const SHARD_INBOUND_EVENTS: &str = "bytebot_shard_inbound_events_total";
 }
 
 /// Histogram buckets for request latencies, in seconds: 5 ms to 60 s (the send
@@ -154,6 +163,10 @@ impl Metrics {
                 CLAIMS_WON,
                 "Messages this replica claimed in its group, and so handled",
             ),
+            (
+                SHARD_INBOUND_EVENTS,
+                "Platform events (messages, edits, deletions, reactions) received, by shard",
+            ),
         ];
         for (name, help) in counters {
             self.recorder
@@ -164,6 +177,17 @@ impl Metrics {
             None,
             "Messages waiting in the publisher's outbox".into(),
         );
+        self.recorder.describe_gauge(
+            SHARD_CONNECTED.into(),
+            None,
+            "1 while the shard has a live gateway session, else 0".into(),
+        );
+        self.recorder.describe_gauge(
+            SHARD_LATENCY.into(),
+            Some(Unit::Seconds),
+            "The shard's gateway heartbeat latency, as last reported by the platform library"
+                .into(),
+        );
         self.recorder.describe_histogram(
             SEND_DURATION.into(),
             Some(Unit::Seconds),
@@ -171,29 +195,29 @@ impl Metrics {
         );
     }
 
-    fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
-        let labels: Vec<Label> = labels.iter().map(|&(k, v)| Label::new(k, v)).collect();
+    fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+        let labels: Vec<Label> = labels
+            .iter()
+            .map(|&(k, v)| Label::new(k, v.to_owned()))
+            .collect();
         Key::from_parts(name, labels)
     }
 
-    /// The counter `name{labels}`; the same handle every time for the same key.
-    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Counter {
+    /// The counter `name{labels}`; the same handle every time for the same key. Label
+    /// values may be computed (a shard id), names are fixed.
+    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
         self.recorder
             .register_counter(&Self::key(name, labels), &metadata())
     }
 
     /// The gauge `name{labels}`.
-    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Gauge {
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
         self.recorder
             .register_gauge(&Self::key(name, labels), &metadata())
     }
 
     /// The histogram `name{labels}`; names ending in `_seconds` get latency buckets.
-    pub fn histogram(
-        &self,
-        name: &'static str,
-        labels: &[(&'static str, &'static str)],
-    ) -> Histogram {
+    pub fn histogram(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Histogram {
         self.recorder
             .register_histogram(&Self::key(name, labels), &metadata())
     }

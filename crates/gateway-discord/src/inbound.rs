@@ -10,10 +10,12 @@
 //! order, before the handler tasks are spawned. So messages are published from a
 //! collector registered on each new session (in `ready`); the handlers only publish the
 //! few events that arrived between READY and that registration, recognised because the
-//! collector has not seen them (it always runs before their handler).
+//! collector has not seen them (it always runs before their handler). Each shard has
+//! its own collector (a new session of one shard retires only that shard's previous
+//! one), and every event is counted for its shard (`status.rs`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytebot_core::TopicError;
@@ -27,6 +29,7 @@ use serenity::all::{
 use serenity::async_trait;
 
 use crate::convert;
+use crate::status::ShardStatus;
 
 /// A Discord event the gateway publishes, as the collector and the handler both see it.
 enum Seen<'a> {
@@ -105,19 +108,20 @@ pub(crate) struct Events {
     /// key: the same reaction can come and go twice); each stays here only between the
     /// two, so the map stays tiny.
     collected: Mutex<HashMap<String, usize>>,
-    /// Bumped for every session; a collector from an older session retires itself.
-    generation: AtomicU64,
-    /// Set when the first collector is registered (readiness waits for it).
-    in_order: Arc<AtomicBool>,
+    /// Each shard's current collector: set to retire it when the shard's next session
+    /// registers a new one.
+    retire: Mutex<HashMap<u32, Arc<AtomicBool>>>,
+    /// Per-shard readiness (a collector registered) and event counts.
+    status: Arc<ShardStatus>,
 }
 
 impl Events {
-    pub(crate) fn new(inbound: Inbound, in_order: Arc<AtomicBool>) -> Events {
+    pub(crate) fn new(inbound: Inbound, status: Arc<ShardStatus>) -> Events {
         Events {
             inbound,
             collected: Mutex::default(),
-            generation: AtomicU64::new(0),
-            in_order,
+            retire: Mutex::default(),
+            status,
         }
     }
 
@@ -140,14 +144,24 @@ impl Events {
 
     /// Registers the in-order collector on a new session's shard.
     fn collect(self: &Arc<Self>, ctx: &Context) {
-        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let shard = ctx.shard_id.0;
+        let retired = Arc::new(AtomicBool::new(false));
+        if let Some(previous) = self
+            .retire
+            .lock()
+            .expect("retire lock")
+            .insert(shard, Arc::clone(&retired))
+        {
+            previous.store(true, Ordering::Release);
+        }
         let events = Arc::clone(self);
         ctx.shard
             .add_collector(CollectorCallback(Box::new(move |event: &Event| {
-                if events.generation.load(Ordering::Acquire) != generation {
-                    return false; // a newer session has its own collector
+                if retired.load(Ordering::Acquire) {
+                    return false; // a newer session of this shard has its own collector
                 }
                 if let Some(seen) = Seen::from_event(event) {
+                    events.status.count_event(shard);
                     *events
                         .collected
                         .lock()
@@ -158,12 +172,13 @@ impl Events {
                 }
                 true
             })));
-        self.in_order.store(true, Ordering::Release);
+        self.status.collecting(shard);
     }
 
     /// The handler's side: publishes `seen` only if the collector did not (it was
-    /// dispatched before this session's collector was registered).
-    fn handle(&self, seen: &Seen<'_>) {
+    /// dispatched before this session's collector was registered), and counts it for
+    /// `ctx`'s shard then.
+    fn handle(&self, ctx: &Context, seen: &Seen<'_>) {
         let collected = {
             let mut collected = self.collected.lock().expect("collected lock");
             let key = seen.key();
@@ -177,6 +192,7 @@ impl Events {
             }
         };
         if !collected {
+            self.status.count_event(ctx.shard_id.0);
             self.publish(seen);
         }
     }
@@ -190,6 +206,7 @@ impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         self.0.collect(&ctx);
         tracing::info!(
+            shard = ctx.shard_id.0,
             user = %ready.user.name,
             user_id = %ready.user.id,
             n_guilds = ready.guilds.len(),
@@ -197,45 +214,53 @@ impl EventHandler for Handler {
         );
     }
 
-    async fn resume(&self, _: Context, _: ResumedEvent) {
-        tracing::info!("resumed the discord gateway session");
+    async fn resume(&self, ctx: Context, _: ResumedEvent) {
+        tracing::info!(
+            shard = ctx.shard_id.0,
+            "resumed the discord gateway session"
+        );
     }
 
-    async fn message(&self, _: Context, message: Message) {
-        self.0.handle(&Seen::Created(&message));
+    async fn message(&self, ctx: Context, message: Message) {
+        self.0.handle(&ctx, &Seen::Created(&message));
     }
 
     async fn message_update(
         &self,
-        _: Context,
+        ctx: Context,
         _: Option<Message>,
         _: Option<Message>,
         update: MessageUpdateEvent,
     ) {
-        self.0.handle(&Seen::Updated(&update));
+        self.0.handle(&ctx, &Seen::Updated(&update));
     }
 
     async fn message_delete(
         &self,
-        _: Context,
+        ctx: Context,
         channel_id: ChannelId,
         message_id: MessageId,
         guild_id: Option<GuildId>,
     ) {
-        self.0.handle(&Seen::Deleted {
-            guild_id,
-            channel_id,
-            message_id,
-        });
+        self.0.handle(
+            &ctx,
+            &Seen::Deleted {
+                guild_id,
+                channel_id,
+                message_id,
+            },
+        );
     }
 
-    async fn reaction_add(&self, _: Context, reaction: Reaction) {
+    async fn reaction_add(&self, ctx: Context, reaction: Reaction) {
         self.0
-            .handle(&Seen::Reaction(InboundKind::ReactionAdded, &reaction));
+            .handle(&ctx, &Seen::Reaction(InboundKind::ReactionAdded, &reaction));
     }
 
-    async fn reaction_remove(&self, _: Context, reaction: Reaction) {
-        self.0
-            .handle(&Seen::Reaction(InboundKind::ReactionRemoved, &reaction));
+    async fn reaction_remove(&self, ctx: Context, reaction: Reaction) {
+        self.0.handle(
+            &ctx,
+            &Seen::Reaction(InboundKind::ReactionRemoved, &reaction),
+        );
     }
 }

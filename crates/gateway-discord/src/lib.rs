@@ -21,11 +21,11 @@ mod identify;
 mod inbound;
 mod outbound;
 pub mod shards;
+mod status;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -41,6 +41,7 @@ use serenity::all::{
 
 pub use crate::identify::IDENTIFY_INTERVAL;
 use crate::identify::IdentifyLocks;
+use crate::status::ShardStatus;
 
 pub use bytebot_gateway::{GatewayCounters, GatewayStats};
 pub use shards::{ShardRange, Sharding, ShardsError};
@@ -111,7 +112,7 @@ const INTENTS: GatewayIntents = GatewayIntents::GUILD_MESSAGES
 /// connection to Discord or Redis is not (both reconnect by themselves).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let platform = Platform::new(convert::PLATFORM).expect("`discord` is a valid platform name");
-    let shards: Shards = Arc::default();
+    let status = Arc::new(ShardStatus::default());
     let Config {
         token,
         discord_api_url,
@@ -122,10 +123,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     } = config;
     let redis_url = gateway.redis_url.clone();
     // Listening and subscribed before the Discord login: "alive, not ready".
-    // Set once the in-order collector is registered (see `inbound.rs`).
-    let in_order = Arc::new(AtomicBool::new(false));
-    let health = health(Arc::clone(&shards), Arc::clone(&in_order));
+    let readiness = Arc::clone(&status);
+    let health = Health::new().check("discord", move || readiness.readiness());
     let runtime = GatewayRuntime::start(platform, gateway, health).await?;
+    let recorded = Arc::clone(&status);
+    runtime
+        .metrics()
+        .on_render(move |metrics| recorded.record(metrics));
     runtime
         .run(
             |inbound| async move {
@@ -137,8 +141,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     identify_interval,
                     &redis_url,
                     inbound,
-                    shards,
-                    in_order,
+                    status,
                 )
                 .await
             },
@@ -160,8 +163,7 @@ async fn connect(
     identify_interval: Duration,
     redis_url: &RedisUrl,
     inbound: Inbound,
-    shards: Shards,
-    in_order: Arc<AtomicBool>,
+    status: Arc<ShardStatus>,
 ) -> anyhow::Result<(
     outbound::Discord,
     impl Future<Output = anyhow::Error> + Send + use<>,
@@ -198,14 +200,14 @@ async fn connect(
     }
     inbound.set_own_user_id(own_user.id.to_string());
 
-    let handler = inbound::Handler(Arc::new(inbound::Events::new(inbound, in_order)));
+    let handler = inbound::Handler(Arc::new(inbound::Events::new(inbound, Arc::clone(&status))));
     let mut client = ClientBuilder::new_with_http(http, INTENTS)
         .event_handler(handler)
         .await
         .context("building the discord client")?;
     let shard_manager = Arc::clone(&client.shard_manager);
     let shard_manager_for_boot = Arc::clone(&shard_manager);
-    let _ = shards.set(Arc::clone(&shard_manager));
+    status.set_client(Arc::clone(&shard_manager), sharding);
     let adapter = outbound::Discord::new(
         Arc::clone(&client.http),
         shard_manager,
@@ -296,44 +298,6 @@ async fn wait_connected(shard_manager: &ShardManager, shard: u32) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The Discord client's shards, once it exists (after the token check).
-type Shards = Arc<OnceLock<Arc<ShardManager>>>;
-
-/// Ready while a Discord shard is in the connected stage and the in-order collector of
-/// `inbound.rs` has been registered once (the runtime adds Redis),
-/// which serenity enters on READY or RESUMED and leaves when the connection drops or a
-/// heartbeat goes unacknowledged (it then restarts the shard). So this is "an event
-/// seen and heartbeats acknowledged", read from the shard manager's own state: never
-/// a request to Discord.
-fn health(shards: Shards, in_order: Arc<AtomicBool>) -> Health {
-    // The shard map sits behind an async mutex: a probe only tries it, and reuses the
-    // previous answer in the rare case the shard manager holds it at that moment.
-    let last_seen = AtomicBool::new(false);
-    Health::new().check("discord", move || {
-        let Some(shard_manager) = shards.get() else {
-            return Err("logging in".to_owned());
-        };
-        let connected = match shard_manager.runners.try_lock() {
-            Ok(runners) => {
-                let connected = runners
-                    .values()
-                    .any(|runner| runner.stage == ConnectionStage::Connected);
-                last_seen.store(connected, Ordering::Relaxed);
-                connected
-            }
-            Err(_) => last_seen.load(Ordering::Relaxed),
-        };
-        if connected && !in_order.load(Ordering::Acquire) {
-            // READY arrived; its handler has not registered the in-order collector yet.
-            Err("starting the session".to_owned())
-        } else if connected {
-            Ok(())
-        } else {
-            Err("no live gateway session (connecting, or READY/RESUMED not received)".to_owned())
-        }
-    })
 }
 
 /// Turns the end of the serenity client (which only ends by itself on a fatal error)

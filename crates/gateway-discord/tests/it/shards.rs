@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytebot_core::envelope::OutboundMessage;
-use bytebot_test_support::{RedisServer, wait_until};
+use bytebot_test_support::{
+    RedisServer, free_local_addr, http_get, metric_value, scrape_until, wait_for_status, wait_until,
+};
 use gateway_discord::{GatewayCounters, GatewayStats, Sharding};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -31,6 +33,8 @@ fn guild_on_shard(shard: u32, count: u32) -> u64 {
 /// One gateway process: `run` with its own shard range, sharing Redis and the fake.
 struct Process {
     counters: GatewayCounters,
+    /// Where its `/readyz` and `/metrics` are served.
+    http_addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -40,6 +44,8 @@ impl Process {
         let mut config = support::config(redis, discord);
         config.sharding = Some(Sharding::new(range.parse().unwrap(), count).unwrap());
         config.identify_interval = IDENTIFY_INTERVAL;
+        let http_addr = free_local_addr();
+        config.gateway.http_addr = Some(http_addr);
         let counters = config.gateway.counters.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(gateway_discord::run(config, async {
@@ -47,6 +53,7 @@ impl Process {
         }));
         Process {
             counters,
+            http_addr,
             stop: Some(stop),
             task,
         }
@@ -269,4 +276,78 @@ async fn overlapping_ranges_post_once_thanks_to_the_nonce() {
     assert_eq!(discord.duplicate_nonces(), 1);
     new.stop().await;
     old.stop().await;
+}
+
+/// The series `name{daemon="gateway-discord",shard="<shard>"}`.
+fn shard_series(name: &str, shard: u32) -> String {
+    format!(r#"{name}{{daemon="gateway-discord",shard="{shard}"}}"#)
+}
+
+/// An operator must see which shard of a process is down: `/readyz` is ready only with
+/// every shard of the range connected and names the others, and `/metrics` carries a
+/// `shard` label on the connected gauge, the latency and the inbound event count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_and_metrics_report_each_shard() {
+    let count = 2;
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.set_shards(count, 1);
+    let process = Process::start(&redis, &discord, "0-1", count);
+    let addr = process.http_addr;
+    assert!(
+        wait_until(STARTUP, || discord.connected_shards() == [0, 1]).await,
+        "both shards connect: {:?}",
+        discord.connected_shards()
+    );
+    wait_for_status(addr, "/readyz", 200).await.unwrap();
+    let connected = |shard| shard_series("bytebot_shard_connected", shard);
+    let events = |shard| shard_series("bytebot_shard_inbound_events_total", shard);
+    let metrics = scrape_until(addr, &connected(1), 1.0).await.unwrap();
+    assert_eq!(
+        metric_value(&metrics, &connected(0)),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(metric_value(&metrics, &events(0)), Some(0.0), "{metrics}");
+    assert_eq!(metric_value(&metrics, &events(1)), Some(0.0), "{metrics}");
+
+    // An event on shard 1 is counted for shard 1 only.
+    let mut inbound = support::subscribe(&redis, "inbound.discord.*.*.*").await;
+    discord.send_message(&DiscordMessage::guild(
+        guild_on_shard(1, count),
+        5001,
+        ALICE,
+        "on shard 1",
+    ));
+    support::next(&mut inbound).await;
+    let metrics = scrape_until(addr, &events(1), 1.0).await.unwrap();
+    assert_eq!(metric_value(&metrics, &events(0)), Some(0.0), "{metrics}");
+
+    // Shard 1 loses its connection and cannot get back: not ready, and the body says
+    // which shard is down while 0 is still up.
+    discord.take_shard_down(1);
+    let response = wait_for_status(addr, "/readyz", 503).await.unwrap();
+    assert!(
+        response.body.contains("shards up: 0; down: 1 ("),
+        "{response:?}"
+    );
+    assert!(response.body.contains("discord:"), "{response:?}");
+    let metrics = http_get(addr, "/metrics").await.unwrap().body;
+    assert_eq!(
+        metric_value(&metrics, &connected(1)),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_value(&metrics, &connected(0)),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(discord.connected_shards(), [0]);
+
+    // Back: ready again, both gauges at 1.
+    discord.bring_shard_up(1);
+    wait_for_status(addr, "/readyz", 200).await.unwrap();
+    scrape_until(addr, &connected(1), 1.0).await.unwrap();
+    process.stop().await;
 }

@@ -8,7 +8,8 @@
 //! WebSocket server for the gateway (HELLO, IDENTIFY -> READY, RESUME -> replay +
 //! RESUMED, heartbeat ACKs). A test injects `MESSAGE_CREATE`, `MESSAGE_UPDATE`,
 //! `MESSAGE_DELETE` and `MESSAGE_REACTION_ADD/REMOVE` dispatches and faults:
-//! close codes, dropped TCP connections, op 7, op 9, Discord error responses.
+//! close codes, dropped TCP connections, op 7, op 9, Discord error responses, and one
+//! shard kept down (its connection dropped, RESUME refused, IDENTIFY unanswered).
 //!
 //! Shards: `GET /gateway/bot` answers [`FakeDiscord::set_shards`]' count and
 //! `max_concurrency`; each IDENTIFY's `shard` field opens that shard's own session, and
@@ -33,7 +34,7 @@
 //! the `url` from `GET /gateway` with `?v=10` appended, so that URL has no query; and
 //! IDENTIFY's `presence.since` is not an integer, so nothing here parses it strictly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -269,8 +270,10 @@ struct State {
     close_on_identify: Mutex<Option<u16>>,
     /// While true, IDENTIFY gets no answer yet (a client that is not READY).
     hold_identify: AtomicBool,
-    /// Rung when `hold_identify` is released.
+    /// Rung when `hold_identify` is released, or a shard of `held_shards`.
     identify_released: Notify,
+    /// Shards whose IDENTIFY and RESUME get no answer (a shard that cannot connect).
+    held_shards: Mutex<HashSet<u32>>,
     /// Each shard's session.
     sessions: Mutex<HashMap<u32, Session>>,
     /// Rung when a session log grows.
@@ -497,6 +500,22 @@ impl FakeDiscord {
     /// Answers the held IDENTIFYs (and every later one) with READY.
     pub fn release_identify(&self) {
         self.state.hold_identify.store(false, Ordering::SeqCst);
+        self.state.identify_released.notify_waiters();
+    }
+
+    /// Drops `shard`'s live connection, refuses to resume its session (op 9, not
+    /// resumable) and leaves its IDENTIFYs unanswered until
+    /// [`FakeDiscord::bring_shard_up`]: that shard alone stays down.
+    pub fn take_shard_down(&self, shard: u32) {
+        self.state.held_shards.lock().unwrap().insert(shard);
+        if let Some((_, live)) = self.state.live.lock().unwrap().get(&shard) {
+            let _ = live.send(Fault::DropTcp);
+        }
+    }
+
+    /// Answers `shard`'s held IDENTIFY (and every later one, and RESUMEs again).
+    pub fn bring_shard_up(&self, shard: u32) {
+        self.state.held_shards.lock().unwrap().remove(&shard);
         self.state.identify_released.notify_waiters();
     }
 
@@ -956,15 +975,7 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                     shard_count,
                     at: std::time::Instant::now(),
                 });
-                loop {
-                    let released = state.identify_released.notified();
-                    tokio::pin!(released);
-                    released.as_mut().enable();
-                    if !state.hold_identify.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    released.await;
-                }
+                state.wait_unless_held(shard).await;
                 let close_code = *state.close_on_identify.lock().unwrap();
                 if let Some(code) = close_code {
                     return close(&mut socket, code).await;
@@ -1018,6 +1029,11 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                     let _ = send_json(&mut socket, &json!({"op": 9, "d": false})).await;
                     continue;
                 };
+                if state.held_shards.lock().unwrap().contains(&known) {
+                    // The shard is kept down: its session cannot be resumed either.
+                    let _ = send_json(&mut socket, &json!({"op": 9, "d": false})).await;
+                    continue;
+                }
                 shard = known;
                 delivered = usize::try_from(seq).unwrap_or(0);
                 // Replay what the client missed, then RESUMED (appended to the log so
@@ -1099,6 +1115,21 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
 }
 
 impl State {
+    /// Waits while an IDENTIFY of `shard` is held (all are, or this shard's).
+    async fn wait_unless_held(&self, shard: u32) {
+        loop {
+            let released = self.identify_released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let held = self.hold_identify.load(Ordering::SeqCst)
+                || self.held_shards.lock().unwrap().contains(&shard);
+            if !held {
+                break;
+            }
+            released.await;
+        }
+    }
+
     fn dispatch_resumed(&self, shard: u32) {
         self.sessions
             .lock()
