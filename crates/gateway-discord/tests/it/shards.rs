@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bytebot_core::envelope::OutboundMessage;
+use bytebot_core::envelope::{self, OutboundMessage};
 use bytebot_test_support::{
     RedisServer, free_local_addr, http_get, metric_value, scrape_until, wait_for_status, wait_until,
 };
@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::fake_discord::{DiscordMessage, FakeDiscord};
-use crate::support::{self, ALICE, PATIENCE};
+use crate::support::{self, ALICE, PATIENCE, TOKEN};
 
 /// Starting shards is slow on purpose (serenity waits 5 s between two IDENTIFYs of one
 /// process), so "everything connected" gets more time than [`PATIENCE`].
@@ -350,4 +350,224 @@ async fn readyz_and_metrics_report_each_shard() {
     wait_for_status(addr, "/readyz", 200).await.unwrap();
     scrape_until(addr, &connected(1), 1.0).await.unwrap();
     process.stop().await;
+}
+
+/// A real `gateway-discord` process with its own shard range, killed (SIGKILL) on drop.
+struct Binary {
+    child: std::process::Child,
+    http_addr: std::net::SocketAddr,
+}
+
+impl Binary {
+    fn spawn(redis: &RedisServer, discord: &FakeDiscord, range: &str, count: u32) -> Binary {
+        let http_addr = free_local_addr();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gateway-discord"))
+            .env_remove("RUST_LOG")
+            .env("DISCORD_TOKEN", TOKEN)
+            .env("REDIS_URL", redis.url())
+            .env("DISCORD_API_URL", discord.api_url())
+            .env("BYTEBOT_SHARDS", range)
+            .env("BYTEBOT_SHARD_COUNT", count.to_string())
+            .env("BYTEBOT_HTTP_ADDR", http_addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawning gateway-discord");
+        Binary { child, http_addr }
+    }
+
+    /// SIGKILL: no drain, no goodbye to Discord or Redis, like a crashed machine.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether every outbound message it received was either sent or left to another
+    /// process, `received` of them: what it does with them is final then.
+    async fn settled(&self, received: u64) -> bool {
+        let Some(response) = http_get(self.http_addr, "/metrics").await else {
+            return false;
+        };
+        let value = |series: &str| metric_value(&response.body, series).unwrap_or(0.0);
+        let got = value(r#"bytebot_messages_received_total{daemon="gateway-discord"}"#);
+        let sent = value(r#"bytebot_messages_sent_total{daemon="gateway-discord"}"#);
+        let not_mine =
+            value(r#"bytebot_messages_skipped_total{daemon="gateway-discord",reason="not_mine"}"#);
+        got == received as f64 && sent + not_mine == got
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The test's bot: answers every inbound message with a reply on its reply topic.
+fn answer_everything(redis: &RedisServer) -> JoinHandle<()> {
+    let url = redis.url();
+    let redis_url = url.clone();
+    tokio::spawn(async move {
+        let client = redis::Client::open(redis_url).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let mut inbound = bytebot_core::bus::Subscription::start(
+            bytebot_test_support::bus_config(&url, "test-bot"),
+            vec![bytebot_core::pattern::Pattern::parse_raw(
+                "inbound.discord.*.*.*",
+            )],
+            bytebot_core::bus::SubscribeOptions::default(),
+        );
+        while let Some(delivery) = inbound.recv().await {
+            let message = envelope::decode_inbound(&delivery.payload).unwrap();
+            let reply = OutboundMessage::reply_to(&message, format!("re: {}", message.content));
+            let _: i64 = redis::cmd("PUBLISH")
+                .arg(message.reply_topic.to_string())
+                .arg(reply.encode())
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+        }
+    })
+}
+
+/// A process that dies (SIGKILL) and comes back with the same range: its shards
+/// IDENTIFY again, still taking turns with the others per bucket, and the messages of
+/// their guilds get their replies again, each exactly once (before and after, in
+/// every shard's guild and in a DM).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_process_restarts_and_its_shards_reply_again() {
+    let count = 8;
+    // Two buckets, so that the real 5 s interval still lets 8 shards start in ~20 s.
+    let max_concurrency = 2;
+    let redis = RedisServer::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.set_shards(count, max_concurrency);
+    let ranges = ["0-2", "3-5", "6-7"];
+    let mut processes: Vec<Option<Binary>> = ranges
+        .iter()
+        .map(|range| Some(Binary::spawn(&redis, &discord, range, count)))
+        .collect();
+    let everything: Vec<u32> = (0..count).collect();
+    assert!(
+        wait_until(STARTUP, || discord.connected_shards() == everything).await,
+        "every shard connects: {:?}",
+        discord.connected_shards()
+    );
+    for process in processes.iter().flatten() {
+        wait_for_status(process.http_addr, "/readyz", 200)
+            .await
+            .unwrap();
+    }
+    let bot = answer_everything(&redis);
+    wait_for_outbound_subscribers(&redis, 4).await; // three gateways and the bot
+
+    // One message per shard's guild and a DM; each answered exactly once.
+    let round = |round: u64| {
+        let discord = &discord;
+        async move {
+            let mut channels = Vec::new();
+            for shard in 0..count {
+                let channel = 5000 + 100 * round + u64::from(shard);
+                discord.send_message(&DiscordMessage::guild(
+                    guild_on_shard(shard, count),
+                    channel,
+                    ALICE,
+                    &format!("round {round} on shard {shard}"),
+                ));
+                channels.push(channel);
+            }
+            let dm_channel = 7000 + round;
+            discord.send_message(&DiscordMessage::direct(
+                dm_channel,
+                ALICE,
+                &format!("round {round} in private"),
+            ));
+            channels.push(dm_channel);
+            assert!(
+                wait_until(PATIENCE, || channels
+                    .iter()
+                    .all(|channel| !discord.posted_in(*channel).is_empty()))
+                .await,
+                "round {round}: unanswered in {:?}",
+                channels
+                    .iter()
+                    .filter(|channel| discord.posted_in(**channel).is_empty())
+                    .collect::<Vec<_>>()
+            );
+            channels
+        }
+    };
+    let first = round(1).await;
+    let n_messages = first.len() as u64;
+
+    // Kill the middle process (shards 3-5) and start it again.
+    processes[1].take().unwrap().kill();
+    assert!(
+        wait_until(PATIENCE, || discord.connected_shards() == [0, 1, 2, 6, 7]).await,
+        "the dead process' shards are gone: {:?}",
+        discord.connected_shards()
+    );
+    let restarted_at = std::time::Instant::now();
+    processes[1] = Some(Binary::spawn(&redis, &discord, ranges[1], count));
+    assert!(
+        wait_until(STARTUP, || discord.connected_shards() == everything).await,
+        "the restarted process' shards connect: {:?}",
+        discord.connected_shards()
+    );
+    let restarted = processes[1].as_ref().unwrap();
+    wait_for_status(restarted.http_addr, "/readyz", 200)
+        .await
+        .unwrap();
+    wait_for_outbound_subscribers(&redis, 4).await;
+    let second = round(2).await;
+
+    // Final counts: every process has read every reply it was sent and acted on it.
+    let received = [2 * n_messages, n_messages, 2 * n_messages];
+    for (process, received) in processes.iter().flatten().zip(received) {
+        let mut settled = false;
+        for _ in 0..200 {
+            settled = process.settled(received).await;
+            if settled {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(settled, "a gateway never settled at {received} received");
+    }
+    for channel in first.iter().chain(&second) {
+        let posted = discord.posted_in(*channel);
+        assert_eq!(posted.len(), 1, "channel {channel}: {posted:?}");
+        assert!(posted[0].content().starts_with("re: round"), "{posted:?}");
+    }
+    assert_eq!(discord.duplicate_nonces(), 0);
+
+    // IDENTIFY: the restarted shards identified once more each, and no bucket saw two
+    // IDENTIFYs closer than Discord's 5 s, across all processes and the restart.
+    let identifies = discord.identifies();
+    let mut again: Vec<u32> = identifies
+        .iter()
+        .filter(|identify| identify.at >= restarted_at)
+        .map(|identify| identify.shard)
+        .collect();
+    again.sort_unstable();
+    assert_eq!(again, [3, 4, 5], "{identifies:?}");
+    for bucket in 0..max_concurrency {
+        let times: Vec<_> = identifies
+            .iter()
+            .filter(|identify| identify.shard % max_concurrency == bucket)
+            .collect();
+        for pair in times.windows(2) {
+            let gap = pair[1].at - pair[0].at;
+            assert!(
+                gap >= gateway_discord::IDENTIFY_INTERVAL,
+                "bucket {bucket}: shards {} and {} identified {gap:?} apart",
+                pair[0].shard,
+                pair[1].shard
+            );
+        }
+    }
+    bot.abort();
 }
