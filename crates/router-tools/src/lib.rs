@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod commands;
 pub mod console;
 pub mod conversation;
 pub mod doctor;

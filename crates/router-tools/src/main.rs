@@ -12,11 +12,11 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use router_tools::chat::{self, ChatArgs, ChatConfig};
 use router_tools::send::{self, SendArgs, SendConfig};
 use router_tools::watch::{self, WatchConfig};
-use router_tools::{bench, doctor, topic};
+use router_tools::{bench, commands, doctor, topic};
 
 /// The operator's command line for a Bytebot bus: watch traffic, send messages, chat
 /// with your bots from a terminal, check topics and patterns, print the envelope
-/// schemas, and diagnose the Redis connection.
+/// schemas, check Discord commands files, and diagnose the Redis connection.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -58,6 +58,9 @@ enum Command {
     /// Parse, build, match and lint topics and patterns (offline).
     #[command(subcommand)]
     Topic(TopicCommand),
+    /// Check Discord application commands files (offline).
+    #[command(subcommand)]
+    Commands(CommandsCommand),
     /// Print the JSON Schema of an envelope or of the delivery receipt.
     Schema {
         /// Which one.
@@ -146,6 +149,17 @@ enum Envelope {
     Outbound,
     /// The delivery receipt gateways publish on `receipt.*`.
     Receipt,
+}
+
+#[derive(Debug, Subcommand)]
+enum CommandsCommand {
+    /// Validate a commands file (the JSON array gateway-discord's --commands syncs)
+    /// against Discord's rules: names, descriptions, options, choices, nesting, limits.
+    /// Exit status 1 with one line per problem (command and field) when it breaks one.
+    Check {
+        /// The commands file, e.g. deploy/example-subscriber.commands.json.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,6 +301,11 @@ fn run(cli: Cli, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
             return runtime.block_on(chat::run(config, ctrl_c));
         }
         Command::Topic(command) => return run_topic(command),
+        Command::Commands(CommandsCommand::Check { file }) => {
+            let (report, ok) = commands::check(&file);
+            print!("{report}");
+            return Ok(ok);
+        }
         Command::Schema { envelope } => {
             let schema = match envelope {
                 Envelope::Inbound => bytebot_core::envelope::inbound_schema(),
