@@ -16,6 +16,7 @@
 //! Serenity types stay inside this crate; `convert.rs` is the only place that maps them
 //! to and from envelopes and actions; `outbound.rs` is the `Adapter`. `main.rs` parses flags into a [`Config`] and calls [`run`].
 
+mod commands;
 mod convert;
 mod identify;
 mod inbound;
@@ -39,6 +40,7 @@ use serenity::all::{
     ShardManager,
 };
 
+pub use crate::commands::CommandSync;
 pub use crate::identify::IDENTIFY_INTERVAL;
 use crate::identify::IdentifyLocks;
 use crate::status::ShardStatus;
@@ -62,6 +64,13 @@ pub struct Config {
     /// How long a bucket stays taken after one of its shards identified: Discord's
     /// rule is [`IDENTIFY_INTERVAL`] (5 s); only tests shorten it.
     pub identify_interval: Duration,
+    /// Application commands to sync at start (`--commands`, `--command-guilds`);
+    /// only when this process runs shard 0.
+    pub commands: Option<CommandSync>,
+    /// Ask for the privileged Message Content intent (`--message-content`, default
+    /// on). Without it Discord sends message text only for DMs, messages that mention
+    /// the bot and replies to it: enough for a bot that only uses interactions.
+    pub message_content: bool,
     /// What every gateway is configured with: Redis, `--http-addr`, the shutdown
     /// deadline, `--include-bots`, `--max-parts`, the counters.
     pub gateway: GatewayConfig,
@@ -76,6 +85,8 @@ impl Config {
             allow_mass_mentions: false,
             sharding: None,
             identify_interval: IDENTIFY_INTERVAL,
+            commands: None,
+            message_content: true,
             gateway: GatewayConfig::new(redis_url),
         }
     }
@@ -89,20 +100,34 @@ impl fmt::Debug for Config {
             .field("allow_mass_mentions", &self.allow_mass_mentions)
             .field("sharding", &self.sharding)
             .field("identify_interval", &self.identify_interval)
+            .field("commands", &self.commands)
+            .field("message_content", &self.message_content)
             .field("gateway", &self.gateway)
             .finish()
     }
 }
 
-/// The intents the gateway asks for: messages (with their edits and deletions) and
-/// reactions, in guilds and DMs. `MESSAGE_CONTENT` is privileged: without it
-/// Discord delivers messages with empty content, and it must be enabled for the bot in
-/// the developer portal or Discord closes the connection with 4014.
-const INTENTS: GatewayIntents = GatewayIntents::GUILD_MESSAGES
+/// The intents the gateway always asks for: messages (with their edits and deletions)
+/// and reactions, in guilds and DMs. None is privileged. Interactions (slash commands,
+/// components) need no intent at all.
+const BASE_INTENTS: GatewayIntents = GatewayIntents::GUILD_MESSAGES
     .union(GatewayIntents::DIRECT_MESSAGES)
-    .union(GatewayIntents::MESSAGE_CONTENT)
     .union(GatewayIntents::GUILD_MESSAGE_REACTIONS)
     .union(GatewayIntents::DIRECT_MESSAGE_REACTIONS);
+
+/// The intents for these settings. `MESSAGE_CONTENT` (`--message-content`, on by
+/// default) is privileged: without it Discord delivers guild messages with empty
+/// content, except those that mention the bot or reply to it (DMs keep theirs). A
+/// privileged intent must be enabled for the bot in the developer portal, or Discord
+/// closes the connection with 4014; past 10 000 users, since 2026-06-10, Discord must
+/// also approve it, yearly.
+fn intents(message_content: bool) -> GatewayIntents {
+    if message_content {
+        BASE_INTENTS | GatewayIntents::MESSAGE_CONTENT
+    } else {
+        BASE_INTENTS
+    }
+}
 
 /// Runs the gateway until `shutdown` resolves (then drains within the shutdown
 /// timeout) or Discord ends the session for good.
@@ -119,6 +144,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         allow_mass_mentions,
         sharding,
         identify_interval,
+        commands,
+        message_content,
         gateway,
     } = config;
     let redis_url = gateway.redis_url.clone();
@@ -139,6 +166,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     allow_mass_mentions,
                     sharding,
                     identify_interval,
+                    commands,
+                    intents(message_content),
                     &redis_url,
                     inbound,
                     status,
@@ -161,6 +190,8 @@ async fn connect(
     allow_mass_mentions: bool,
     sharding: Option<Sharding>,
     identify_interval: Duration,
+    commands: Option<CommandSync>,
+    intents: GatewayIntents,
     redis_url: &RedisUrl,
     inbound: Inbound,
     status: Arc<ShardStatus>,
@@ -199,9 +230,19 @@ async fn connect(
         );
     }
     inbound.set_own_user_id(own_user.id.to_string());
+    match &commands {
+        // One process syncs: the one running shard 0 (every bot has one, and the
+        // default runs every shard), so several processes never race to write.
+        Some(commands) if sharding.range.start == 0 => commands::sync(&http, commands).await?,
+        Some(_) => tracing::info!(
+            shards = %sharding.range,
+            "application commands: not synced here, the process running shard 0 syncs them"
+        ),
+        None => {}
+    }
 
     let handler = inbound::Handler(Arc::new(inbound::Events::new(inbound, Arc::clone(&status))));
-    let mut client = ClientBuilder::new_with_http(http, INTENTS)
+    let mut client = ClientBuilder::new_with_http(http, intents)
         .event_handler(handler)
         .await
         .context("building the discord client")?;
@@ -307,8 +348,9 @@ fn discord_ended(ended: serenity::Result<()>) -> anyhow::Error {
         Ok(()) => anyhow::anyhow!("the discord connection ended unexpectedly"),
         Err(serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents)) => {
             anyhow::anyhow!(
-                "discord refused the Message Content intent (gateway close code 4014): \
-                 enable \"Message Content Intent\" under Bot > Privileged Gateway Intents \
+                "discord refused a privileged intent (gateway close code 4014): \
+                 enable \"Message Content Intent\" (or run with --message-content=false) \
+                 under Bot > Privileged Gateway Intents \
                  for this application in the Discord developer portal \
                  (https://discord.com/developers/applications), then restart the gateway"
             )

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use bytebot_gateway::GatewayArgs;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
-use gateway_discord::{Config, ShardRange, Sharding};
+use discord_commands::Commands;
+use gateway_discord::{CommandSync, Config, ShardRange, Sharding};
 use secrecy::SecretString;
 
 /// The Discord <-> Redis bridge: publishes Discord messages on `inbound.discord.*` and
@@ -30,6 +31,15 @@ struct Args {
     /// The bot's total number of shards, the same in every process; needs --shards. Default: Discord's recommendation.
     #[arg(long, env = "BYTEBOT_SHARD_COUNT", value_name = "N")]
     shard_count: Option<u32>,
+    /// Application commands to sync at start: a JSON array in Discord's own format (check it with `router-tools commands check FILE`). Written only when Discord's copy differs; under sharding, by the process running shard 0.
+    #[arg(long, env = "BYTEBOT_COMMANDS", value_name = "FILE")]
+    commands: Option<std::path::PathBuf>,
+    /// Sync the commands to these guilds instead of globally (guild commands update at once: for testing). Needs --commands.
+    #[arg(long, env = "BYTEBOT_COMMAND_GUILDS", value_name = "ID,ID", value_parser = parse_guild_ids, default_value = "", hide_default_value = true)]
+    command_guilds: GuildIds,
+    /// Ask for the privileged Message Content intent. With false, message text arrives only in DMs, messages that mention the bot and replies to it (enough for slash commands and buttons).
+    #[arg(long, env = "BYTEBOT_MESSAGE_CONTENT", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    message_content: bool,
     /// The flags every gateway shares.
     #[command(flatten)]
     gateway: GatewayArgs,
@@ -40,6 +50,24 @@ struct Args {
 fn parse_shards(raw: &str) -> Result<ShardRange, String> {
     raw.parse()
         .map_err(|err: gateway_discord::ShardsError| err.to_string())
+}
+
+/// Guild ids, comma-separated; empty (as compose passes an unset variable): none.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct GuildIds(Vec<u64>);
+
+fn parse_guild_ids(raw: &str) -> Result<GuildIds, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse::<u64>().ok().filter(|id| *id != 0).ok_or_else(|| {
+                "expected guild ids (positive integers, comma-separated, e.g. 1190804811990446190)"
+                    .to_owned()
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(GuildIds)
 }
 
 /// An `http://` or `https://` base URL, without a trailing slash.
@@ -63,6 +91,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2); // a usage error, as clap's own
         }
     };
+    let commands = match &args.commands {
+        None if !args.command_guilds.0.is_empty() => {
+            eprintln!(
+                "error: --command-guilds (BYTEBOT_COMMAND_GUILDS) needs --commands (BYTEBOT_COMMANDS): which commands to sync"
+            );
+            return ExitCode::from(2); // a usage error, as clap's own
+        }
+        None => None,
+        Some(path) => match Commands::load(path) {
+            Ok(commands) => Some(CommandSync {
+                commands,
+                guilds: args.command_guilds.0.clone(),
+            }),
+            Err(err) => {
+                eprintln!("error: {}: {err}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     bytebot_daemon::logging::init(args.gateway.log_format, "info");
     let token = match std::env::var("DISCORD_TOKEN") {
         Ok(token) if !token.trim().is_empty() => SecretString::from(token),
@@ -77,6 +124,8 @@ fn main() -> ExitCode {
         discord_api_url: args.discord_api_url,
         allow_mass_mentions: args.allow_mass_mentions,
         sharding,
+        commands,
+        message_content: args.message_content,
         gateway: args.gateway.config(),
         ..Config::new(token, args.gateway.redis_url.clone())
     };
@@ -128,6 +177,45 @@ mod tests {
             Args::try_parse_from(["gateway-discord", "--shards", "7-8", "--shard-count", "8"])
                 .unwrap();
         assert!(Sharding::from_flags(args.shards, args.shard_count).is_err());
+    }
+
+    /// `--commands` and `--command-guilds` (a list), and `--message-content` as a
+    /// boolean flag or variable (`BYTEBOT_MESSAGE_CONTENT=0`), on by default.
+    #[test]
+    fn command_and_intent_flags_parse() {
+        let args = Args::try_parse_from([
+            "gateway-discord",
+            "--commands",
+            "deploy/example-subscriber.commands.json",
+            "--command-guilds",
+            "1190804811990446190,42",
+        ])
+        .unwrap();
+        assert_eq!(args.command_guilds.0, [1_190_804_811_990_446_190, 42]);
+        assert!(args.message_content);
+        let args = Args::try_parse_from(["gateway-discord", "--command-guilds", ""]).unwrap();
+        assert!(args.command_guilds.0.is_empty());
+        let err = Args::try_parse_from([
+            "gateway-discord",
+            "--commands",
+            "f",
+            "--command-guilds",
+            "1,x",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("expected guild ids"), "{err}");
+        for (raw, expected) in [
+            ("false", false),
+            ("0", false),
+            ("no", false),
+            ("true", true),
+            ("1", true),
+        ] {
+            let args =
+                Args::try_parse_from(["gateway-discord", &format!("--message-content={raw}")])
+                    .unwrap();
+            assert_eq!(args.message_content, expected, "{raw}");
+        }
     }
 
     /// serenity appends `/api/v10/...` to the proxy URL: a trailing slash would double it.

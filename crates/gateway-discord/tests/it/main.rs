@@ -4,10 +4,12 @@
 mod actions;
 mod bench;
 mod binary;
+mod commands;
 mod events;
 mod fake_discord;
 mod health;
 mod inbound;
+mod intents;
 mod outbound;
 mod resilience;
 mod shards;

@@ -23,6 +23,9 @@
 //! while no connection is up waits, and a RESUME replays everything after the client's
 //! last sequence number, so "no message lost across a reconnect" is testable.
 //!
+//! Application commands (`GET`/`PUT` of global and guild commands, every write
+//! recorded) live in `commands.rs`.
+//!
 //! The REST side is a deliberately small hand-written HTTP/1.1 server (keep-alive,
 //! `Content-Length` bodies only): serenity sends nothing else, and it avoids a second
 //! HTTP stack in the dependency tree.
@@ -33,6 +36,8 @@
 //! `session_id`, `resume_gateway_url` and `application{id,flags}`; serenity connects to
 //! the `url` from `GET /gateway` with `?v=10` appended, so that URL has no query; and
 //! IDENTIFY's `presence.since` is not an integer, so nothing here parses it strictly.
+
+mod commands;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -65,6 +70,8 @@ pub struct RestRequest {
     pub method: String,
     /// The path without the query, e.g. `/api/v10/channels/42/messages`.
     pub path: String,
+    /// The query string without `?` (empty when none).
+    pub query: String,
     /// The `Authorization` header (`Bot <token>`).
     pub authorization: Option<String>,
     /// The body parsed as JSON (`Null` when empty or not JSON).
@@ -249,6 +256,8 @@ pub struct Identify {
     pub shard: u32,
     /// The shard count it gave (`shard[1]`).
     pub shard_count: u32,
+    /// The gateway intents it asked for (a bit set).
+    pub intents: u64,
     /// When it arrived.
     pub at: std::time::Instant,
 }
@@ -297,6 +306,8 @@ struct State {
     sessions_started: AtomicU64,
     next_id: AtomicU64,
     ws_url: Mutex<String>,
+    /// Application commands (`commands.rs`).
+    commands: commands::Store,
 }
 
 impl State {
@@ -690,10 +701,11 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
         if stream.read_exact(&mut body).await.is_err() {
             return;
         }
-        let path = target.split('?').next().unwrap_or_default().to_owned();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let request = RestRequest {
             method,
-            path,
+            path: path.to_owned(),
+            query: query.to_owned(),
             authorization,
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         };
@@ -800,7 +812,8 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
             }
             answer_channel(state, request, method, channel_id, rest)
         }
-        _ => (404, json!({"code": 0, "message": "404: Not Found"})),
+        _ => commands::answer(state, request, &segments)
+            .unwrap_or_else(|| (404, json!({"code": 0, "message": "404: Not Found"}))),
     }
 }
 
@@ -973,6 +986,7 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                 state.identify_log.lock().unwrap().push(Identify {
                     shard,
                     shard_count,
+                    intents: payload["d"]["intents"].as_u64().unwrap_or(0),
                     at: std::time::Instant::now(),
                 });
                 state.wait_unless_held(shard).await;
