@@ -1,5 +1,6 @@
 //! Replica groups across processes and languages: several example-subscribers and the
-//! Python example in one `--group`, each `!ping` answered exactly once.
+//! Python example in one `--group`, each `!ping` answered exactly once. (The Node
+//! example's group test, in `node.rs`, uses the helpers here.)
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ async fn subscribed(redis_url: &str, role: &str) -> usize {
     })
 }
 
-async fn wait_for_subscribed(redis_url: &str, role: &str, n: usize) {
+pub(crate) async fn wait_for_subscribed(redis_url: &str, role: &str, n: usize) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while subscribed(redis_url, role).await < n {
         assert!(
@@ -37,7 +38,7 @@ async fn wait_for_subscribed(redis_url: &str, role: &str, n: usize) {
     }
 }
 
-fn example_subscriber(redis_url: &str, group: &str, addr: SocketAddr) -> Daemon {
+pub(crate) fn example_subscriber(redis_url: &str, group: &str, addr: SocketAddr) -> Daemon {
     Daemon::spawn(
         &binaries().example_subscriber,
         &["--http-addr", &addr.to_string()],
@@ -90,6 +91,21 @@ async fn a_mixed_language_group_answers_each_ping_exactly_once() {
     wait_for_subscribed(&url, "example-subscriber", 3).await;
     python.wait_subscribed(&url, "python-ping-bot").await;
 
+    ping_the_group(&redis, "pingers", &addrs, 4).await;
+    drop((rust, python));
+}
+
+/// Publishes 200 `!ping` over 7 rooms to a group whose replicas are subscribed (the
+/// Rust ones serving `/metrics` on `rust_addrs`) and checks that each gets exactly one
+/// pong, and that the claim keys are as docs/subscribers.md describes them, held by at
+/// most `max_holders` replicas. Returns how many claims each replica id holds.
+pub(crate) async fn ping_the_group(
+    redis: &RedisServer,
+    group: &str,
+    rust_addrs: &[SocketAddr],
+    max_holders: usize,
+) -> HashMap<String, usize> {
+    let url = redis.url();
     let options = SubscribeOptions {
         queue_capacity: 10_000,
         ..SubscribeOptions::default()
@@ -146,7 +162,7 @@ async fn a_mixed_language_group_answers_each_ping_exactly_once() {
     // Every Rust replica has decided on all 200 (won or skipped); a duplicate
     // reply from one of them would be published by now.
     let mut won_by_rust = 0.0;
-    for addr in &addrs {
+    for addr in rust_addrs {
         won_by_rust += wait_decided(*addr, 200.0).await;
     }
 
@@ -158,7 +174,7 @@ async fn a_mixed_language_group_answers_each_ping_exactly_once() {
 
     // The claim keys, as docs/subscribers.md describes them.
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("bytebot:claim:pingers:*")
+        .arg(format!("bytebot:claim:{group}:*"))
         .query_async(&mut connection)
         .await
         .unwrap();
@@ -173,9 +189,9 @@ async fn a_mixed_language_group_answers_each_ping_exactly_once() {
         *holders.entry(holder).or_default() += 1;
     }
     eprintln!("claims per replica: {holders:?} (rust replicas won {won_by_rust})");
-    assert!(holders.len() <= 4, "{holders:?}");
+    assert!(holders.len() <= max_holders, "{holders:?}");
     collector.abort();
-    drop((rust, python));
+    holders
 }
 
 /// The Python replica follows the documented protocol on its own: it skips a message

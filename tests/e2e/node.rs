@@ -1,18 +1,21 @@
 //! The "any language" promise, second proof: the Node.js example, with node-redis
-//! only, answers `!ping`, skips what it must skip, and rides out a Redis restart.
+//! only, answers `!ping`, skips what it must skip, rides out a Redis restart, and joins
+//! replica groups with Rust replicas.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use bytebot_core::bus::{SubscribeOptions, Subscription};
-use bytebot_core::envelope::{Author, InboundKind, InboundMessage};
+use bytebot_core::envelope::{Author, InboundKind, InboundMessage, decode_outbound};
 use bytebot_core::pattern::Pattern;
 use bytebot_core::{Direction, Space, Topic};
 use bytebot_e2e::{
     Daemon, PATIENCE, received_by, router_tools, stderr, stdout, target_dir, workspace_root,
 };
-use bytebot_test_support::{RedisServer, bus_config};
+use bytebot_test_support::{RedisServer, bus_config, free_local_addr};
+
+use crate::groups::{example_subscriber, ping_the_group, wait_for_subscribed};
 
 /// The oldest Node.js the example supports (`engines` in its package.json).
 const NODE_MAJOR: u32 = 20;
@@ -208,4 +211,115 @@ async fn the_node_subscriber_answers_ping() {
 
     let status = bot.terminate().await;
     assert!(status.success(), "{status:?}\n{}", bot.log());
+}
+
+/// The Node replica of `group`, subscribed.
+async fn node_replica(example: &std::path::Path, redis: &RedisServer, group: &str) -> Daemon {
+    let script = example.join("ping_bot.js");
+    let bot = Daemon::spawn(
+        std::path::Path::new("node"),
+        &[script.to_str().unwrap(), "--group", group],
+        &[("REDIS_URL", &redis.url())],
+    );
+    bot.wait_subscribed(&redis.url(), "node-ping-bot").await;
+    bot
+}
+
+/// Two example-subscriber processes and the Node example (`--group`), one group: each
+/// of 200 `!ping` gets exactly one pong, whoever claimed it.
+#[tokio::test]
+async fn a_rust_and_node_group_answers_each_ping_exactly_once() {
+    let Some(example) = node_example() else {
+        return;
+    };
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let addrs: Vec<std::net::SocketAddr> = (0..2).map(|_| free_local_addr()).collect();
+    let rust: Vec<Daemon> = addrs
+        .iter()
+        .map(|addr| example_subscriber(&url, "mixed", *addr))
+        .collect();
+    let node = node_replica(example, &redis, "mixed").await;
+    wait_for_subscribed(&url, "example-subscriber", 2).await;
+    let holders = ping_the_group(&redis, "mixed", &addrs, 3).await;
+    eprintln!("node log:\n{}", node.log());
+    assert!(
+        node.log().contains("as replica") && node.log().contains("of group mixed"),
+        "{}",
+        node.log()
+    );
+    drop((rust, holders));
+}
+
+/// The Node replica follows the documented protocol on its own: it skips a message
+/// whose claim key another replica holds (`BYTEBOT_GROUP` works like `--group`), and
+/// its own claims hold its replica id for 30 s at most.
+#[tokio::test]
+async fn the_node_replica_skips_what_another_replica_claimed() {
+    let Some(example) = node_example() else {
+        return;
+    };
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let script = example.join("ping_bot.js");
+    let mut node = Daemon::spawn(
+        std::path::Path::new("node"),
+        &[script.to_str().unwrap()],
+        &[("REDIS_URL", &url), ("BYTEBOT_GROUP", "mixed")],
+    );
+    node.wait_subscribed(&url, "node-ping-bot").await;
+    let mut listener = Subscription::start(
+        bus_config(&url, "test-listener"),
+        vec![Pattern::parse_raw("outbound.*")],
+        SubscribeOptions::default(),
+    );
+    listener.wait_connected(PATIENCE).await.unwrap();
+
+    let topic = Topic::builder(Direction::Inbound, "console")
+        .space(Space::id("local"))
+        .room("r")
+        .user("alice")
+        .build()
+        .unwrap();
+    let ping = || InboundMessage::new(topic.clone(), "1", Author::new("alice", "alice"), "!ping");
+    let (taken, free) = (ping(), ping());
+    let mut connection = redis.connection().await;
+    let _: () = redis::cmd("SET")
+        .arg(format!("bytebot:claim:mixed:{}", taken.id))
+        .arg("rust-replica")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    for message in [&taken, &free] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(message.topic.to_string())
+            .arg(message.encode())
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+    // Both claims go out on one connection in order, so the taken one is decided
+    // first, and a reply to it would be published before the free one's.
+    let delivery = tokio::time::timeout(PATIENCE, listener.recv())
+        .await
+        .expect("a reply")
+        .unwrap();
+    let reply = decode_outbound(&delivery.payload).unwrap();
+    assert_eq!(reply.in_reply_to, Some(free.id), "{}", node.log());
+    assert!(listener.try_recv().is_none(), "{}", node.log());
+    let holder: String = redis::cmd("GET")
+        .arg(format!("bytebot:claim:mixed:{}", free.id))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(holder.contains(':') && holder != "rust-replica", "{holder}");
+    assert!(node.log().contains(&holder), "{holder}\n{}", node.log());
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("bytebot:claim:mixed:{}", free.id))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 30_000, "{ttl}");
+    let status = node.terminate().await;
+    assert!(status.success(), "{status:?}\n{}", node.log());
 }
