@@ -11,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 
-use bytebot_core::envelope::{MentionPolicy, OutboundAction};
+use bytebot_core::envelope::{ComponentRow, Embed, MentionPolicy, OutboundAction, OutboundFile};
 use bytebot_core::receipt::DeliveryError;
 use bytebot_core::{Platform, Topic};
 
@@ -109,7 +109,11 @@ impl TextLimits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Text {
-    /// The content of this part.
+    /// The content of this part. Empty only when the envelope has something else to
+    /// show (see [`OutboundMessage::has_rich_content`]): then a send posts only that,
+    /// and an edit keeps the message's text.
+    ///
+    /// [`OutboundMessage::has_rich_content`]: bytebot_core::envelope::OutboundMessage::has_rich_content
     pub content: String,
     /// The platform message this part answers (only ever on the first part, so a long
     /// answer quotes its question once).
@@ -122,17 +126,48 @@ pub struct Text {
     /// client-chosen key (Discord's `nonce` with `enforce_nonce`), so that two processes
     /// that both think they own a room still post once. `None` from [`Text::new`].
     pub idempotency_key: Option<String>,
+    /// The envelope's embeds, on the last part of a send only (`None` on the others).
+    /// On an edit, `None` keeps the message's and `Some(vec![])` removes them. The
+    /// envelope has checked that each is a JSON object and their count; their shape is
+    /// Discord's. A platform without embeds refuses them in [`Adapter::prepare`].
+    pub embeds: Option<Vec<Embed>>,
+    /// The envelope's component rows (buttons, select menus), like `embeds`.
+    pub components: Option<Vec<ComponentRow>>,
+    /// The files to upload, on the last part of a send only; checked by the envelope
+    /// (named, valid base64). On an edit they replace the message's files; empty keeps
+    /// them.
+    pub files: Vec<OutboundFile>,
 }
 
 impl Text {
-    /// Plain text, no reply, default mentions.
+    /// Plain text, no reply, default mentions, nothing but text.
     pub fn new(content: impl Into<String>) -> Text {
         Text {
             content: content.into(),
             reply_to: None,
             mentions: MentionPolicy::default(),
             idempotency_key: None,
+            embeds: None,
+            components: None,
+            files: Vec::new(),
         }
+    }
+
+    /// The names of the envelope fields this part carries besides text (`embeds`,
+    /// `components`, `files`), for a platform that cannot show them to name in its
+    /// refusal. Empty for plain text.
+    pub fn extras(&self) -> Vec<&'static str> {
+        let mut extras = Vec::new();
+        if self.embeds.is_some() {
+            extras.push("embeds");
+        }
+        if self.components.is_some() {
+            extras.push("components");
+        }
+        if !self.files.is_empty() {
+            extras.push("files");
+        }
+        extras
     }
 }
 

@@ -156,22 +156,18 @@ fn actions<A: Adapter>(
     delivery_key: &DeliveryKey,
     shared: &Shared<A>,
 ) -> Result<Vec<Action>, Refusal> {
-    if message.action.has_content()
-        && (message.embeds.is_some() || message.components.is_some() || !message.files.is_empty())
-    {
-        return Err(Refusal::Unsupported(
-            "this gateway does not send embeds, components or files yet".to_owned(),
-        ));
-    }
     let message_id = || message.message_id.clone().unwrap_or_default();
     let emoji = || message.emoji.clone().unwrap_or_default();
     let action = match message.action {
         OutboundAction::Send => {
-            let parts = text_parts(&message.content, shared)?;
+            let parts = text_parts(message, shared)?;
+            let last = parts.len() - 1;
             return Ok(parts
                 .into_iter()
                 .enumerate()
                 .map(|(index, content)| {
+                    // Embeds, buttons and files go under the end of the text.
+                    let is_last = index == last;
                     Action::Send(Text {
                         content,
                         // Only the first part quotes the question.
@@ -182,12 +178,19 @@ fn actions<A: Adapter>(
                         },
                         mentions: message.mentions,
                         idempotency_key: Some(delivery_key.part(index)),
+                        embeds: message.embeds.clone().filter(|_| is_last),
+                        components: message.components.clone().filter(|_| is_last),
+                        files: if is_last {
+                            message.files.clone()
+                        } else {
+                            Vec::new()
+                        },
                     })
                 })
                 .collect());
         }
         OutboundAction::Edit => {
-            let mut parts = text_parts(&message.content, shared)?;
+            let mut parts = text_parts(message, shared)?;
             if parts.len() > 1 {
                 return Err(Refusal::TooManyParts(format!(
                     "the new content does not fit in one message ({} characters at most): an edit cannot be split",
@@ -201,6 +204,9 @@ fn actions<A: Adapter>(
                     reply_to: None,
                     mentions: message.mentions,
                     idempotency_key: Some(delivery_key.part(0)),
+                    embeds: message.embeds.clone(),
+                    components: message.components.clone(),
+                    files: message.files.clone(),
                 },
             }
         }
@@ -263,10 +269,17 @@ impl DeliveryKey {
 }
 
 /// The cleaned content, split at the platform's limit; refused when blank or longer
-/// than `--max-parts` parts.
-fn text_parts<A: Adapter>(content: &str, shared: &Shared<A>) -> Result<Vec<String>, Refusal> {
-    let cleaned = clean_text(content);
+/// than `--max-parts` parts. Blank content with embeds or files (a send), or with a
+/// change of them (an edit), is one empty part: never empty.
+fn text_parts<A: Adapter>(
+    message: &OutboundMessage,
+    shared: &Shared<A>,
+) -> Result<Vec<String>, Refusal> {
+    let cleaned = clean_text(&message.content);
     if cleaned.trim().is_empty() {
+        if message.has_rich_content() {
+            return Ok(vec![String::new()]);
+        }
         return Err(Refusal::Blank);
     }
     let limits = shared.adapter.text_limits();

@@ -18,6 +18,10 @@ use serenity::all::{
     MessageUpdateEvent, Reaction, ReactionType, User,
 };
 
+mod rich;
+
+pub use rich::{components, embeds, files};
+
 /// The platform segment of every topic this gateway reads or writes.
 pub const PLATFORM: &str = "discord";
 
@@ -45,6 +49,20 @@ pub enum ConvertError {
     /// `emoji` must be a Unicode emoji or a custom one as `name:id`.
     #[error("emoji `{0}` is neither a unicode emoji nor `name:id`")]
     InvalidEmoji(String),
+    /// An entry of `embeds` or `components` that is not a Discord object serenity can
+    /// send.
+    #[error("`{field}[{index}]` is not a discord {field} entry: {reason}")]
+    InvalidRich {
+        /// `embeds` or `components`.
+        field: &'static str,
+        /// Its position in the list.
+        index: usize,
+        /// What is wrong (serenity's reading of it, shortened).
+        reason: String,
+    },
+    /// A file of `files` that cannot be uploaded.
+    #[error("{0}")]
+    InvalidFile(String),
 }
 
 /// Whether a Discord message is something people said (a plain message or a reply), as
@@ -270,7 +288,14 @@ pub fn send_request(
     };
     let mut request = CreateMessage::new()
         .content(text.content)
-        .allowed_mentions(allowed_mentions(text.mentions, allow_mass_mentions));
+        .allowed_mentions(allowed_mentions(text.mentions, allow_mass_mentions))
+        .add_files(files(&text.files)?);
+    if let Some(list) = &text.embeds {
+        request = request.embeds(embeds(list)?);
+    }
+    if let Some(rows) = &text.components {
+        request = request.components(components(rows)?);
+    }
     if let Some(message_id) = reply_to {
         // If the message was deleted meanwhile, send a plain message instead of
         // failing: the answer matters more than the quote.
@@ -283,12 +308,26 @@ pub fn send_request(
     Ok(request)
 }
 
-/// The Discord request that replaces a message's text, with the same mention safety
-/// as a send.
-pub fn edit_request(text: Text, allow_mass_mentions: bool) -> EditMessage {
-    EditMessage::new()
-        .content(text.content)
-        .allowed_mentions(allowed_mentions(text.mentions, allow_mass_mentions))
+/// The Discord request that changes a message, with the same mention safety as a
+/// send: the text unless it is empty (an edit of the extras only keeps it), the
+/// embeds and components when the envelope names them (`[]` removes them), and the
+/// files when there are any (they replace the message's).
+pub fn edit_request(text: Text, allow_mass_mentions: bool) -> Result<EditMessage, ConvertError> {
+    let mut request =
+        EditMessage::new().allowed_mentions(allowed_mentions(text.mentions, allow_mass_mentions));
+    if !text.content.is_empty() {
+        request = request.content(text.content);
+    }
+    if let Some(list) = &text.embeds {
+        request = request.embeds(embeds(list)?);
+    }
+    if let Some(rows) = &text.components {
+        request = request.components(components(rows)?);
+    }
+    for file in files(&text.files)? {
+        request = request.new_attachment(file);
+    }
+    Ok(request)
 }
 
 /// A message id from an envelope's `message_id`.

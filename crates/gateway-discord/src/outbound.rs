@@ -107,7 +107,7 @@ impl Adapter for Discord {
                 text,
             } => Request::Edit(
                 message_id(&id).map_err(invalid)?,
-                Box::new(edit_request(text, self.allow_mass_mentions)),
+                Box::new(edit_request(text, self.allow_mass_mentions).map_err(invalid)?),
             ),
             Action::Delete { message_id: id } => Request::Delete(message_id(&id).map_err(invalid)?),
             Action::React {

@@ -175,6 +175,15 @@ impl Adapter for Irc {
     fn prepare(&self, room: &IrcRoom, action: Action) -> Result<Vec<String>, PrepareError> {
         let why = match action {
             Action::Send(text) => {
+                let extras = text.extras();
+                if !extras.is_empty() {
+                    // Refused rather than degraded: the bot learns from the receipt
+                    // and can send a text version; nothing half-sent.
+                    return Err(PrepareError::Unsupported(format!(
+                        "IRC cannot send {}: only text (link what is online in the content)",
+                        extras.join(", ")
+                    )));
+                }
                 let session = self.session();
                 let budget = text_budget(&session.nick, session.source.as_deref(), &room.target);
                 let lines = split_lines(&text.content, budget);

@@ -82,3 +82,75 @@ async fn content_blank_after_stripping_is_refused() {
     assert_eq!(http_get(addr, "/readyz").await.unwrap().status, 200);
     toy.stop().await.unwrap();
 }
+
+/// Embeds, components and files go with the last part of a split message, under the
+/// end of the text; the first part still quotes the question.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extras_go_with_the_last_part() {
+    let toy = Toy::start().await;
+    let mut receipts = toy.subscribe("receipt.toy.*.*.*").await;
+    let payload = serde_json::json!({
+        "content": "one two three four five",
+        "reply_to": "7",
+        "embeds": [{"title": "x"}],
+        "components": [{"type": 1, "components": []}],
+        "files": [{"filename": "a.txt", "base64": "aGk="}],
+    });
+    toy.publish(&outbound("north"), payload.to_string()).await;
+    let (_, receipt) = next_receipt(&mut receipts).await;
+    assert!(receipt.ok, "{receipt:?}");
+    let posts = toy.chat.posts();
+    let shape: Vec<(&str, Option<u64>, Vec<&str>)> = posts
+        .iter()
+        .map(|post| (post.content.as_str(), post.reply_to, post.extras.clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("one two", Some(7), vec![]),
+            ("three four", None, vec![]),
+            ("five", None, vec!["embeds", "components", "files"]),
+        ]
+    );
+    toy.stop().await.unwrap();
+}
+
+/// A send with embeds or files needs no text: one post without text. An edit that only
+/// changes the extras keeps the text. Components alone are not a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extras_need_no_text() {
+    let toy = Toy::start().await;
+    let mut receipts = toy.subscribe("receipt.toy.*.*.*").await;
+    toy.publish(&outbound("north"), r#"{"embeds":[{"title":"x"}]}"#)
+        .await;
+    let (_, receipt) = next_receipt(&mut receipts).await;
+    assert!(receipt.ok, "{receipt:?}");
+    toy.publish(&outbound("north"), r#"{"content":"hello"}"#)
+        .await;
+    let (_, receipt) = next_receipt(&mut receipts).await;
+    let hello = receipt.message_ids[0].clone();
+    let edit = format!(r#"{{"action":"edit","message_id":"{hello}","components":[]}}"#);
+    toy.publish(&outbound("north"), edit).await;
+    let (_, receipt) = next_receipt(&mut receipts).await;
+    assert!(receipt.ok, "{receipt:?}");
+    let posts = toy.chat.posts();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(
+        (posts[0].content.as_str(), posts[0].extras.clone()),
+        ("", vec!["embeds"])
+    );
+    assert_eq!(
+        (posts[1].content.as_str(), posts[1].extras.clone()),
+        ("hello", vec!["components"])
+    );
+
+    toy.publish(
+        &outbound("north"),
+        r#"{"content":" \u0000","components":[{"type":1,"components":[]}]}"#,
+    )
+    .await;
+    let (_, receipt) = next_receipt(&mut receipts).await;
+    assert!(!receipt.ok);
+    assert_eq!(toy.chat.posts().len(), 2);
+    toy.stop().await.unwrap();
+}

@@ -24,6 +24,9 @@ pub struct Post {
     pub reply_to: Option<u64>,
     pub reactions: Vec<String>,
     pub deleted: bool,
+    /// What the message shows besides text (`embeds`, `components`, `files`: the toy
+    /// platform keeps only their names).
+    pub extras: Vec<&'static str>,
 }
 
 /// The platform itself ("the server"): what tests inspect and disturb.
@@ -81,10 +84,12 @@ pub enum ToyRequest {
     Post {
         content: String,
         reply_to: Option<u64>,
+        extras: Vec<&'static str>,
     },
     Edit {
         id: u64,
         content: String,
+        extras: Vec<&'static str>,
     },
     Delete {
         id: u64,
@@ -173,6 +178,7 @@ impl Adapter for ToyAdapter {
         Ok(match action {
             Action::Send(text) => ToyRequest::Post {
                 reply_to: text.reply_to.as_deref().map(message_id).transpose()?,
+                extras: text.extras(),
                 content: text.content,
             },
             Action::Edit {
@@ -180,6 +186,7 @@ impl Adapter for ToyAdapter {
                 text,
             } => ToyRequest::Edit {
                 id: message_id(&id)?,
+                extras: text.extras(),
                 content: text.content,
             },
             Action::Delete { message_id: id } => ToyRequest::Delete {
@@ -229,7 +236,11 @@ impl Adapter for ToyAdapter {
             status: None,
         };
         let id = match request {
-            ToyRequest::Post { content, reply_to } => {
+            ToyRequest::Post {
+                content,
+                reply_to,
+                extras,
+            } => {
                 let id = posts.len() as u64 + 1;
                 posts.push(Post {
                     id,
@@ -238,15 +249,26 @@ impl Adapter for ToyAdapter {
                     reply_to,
                     reactions: Vec::new(),
                     deleted: false,
+                    extras,
                 });
                 id
             }
-            ToyRequest::Edit { id, content } => {
+            ToyRequest::Edit {
+                id,
+                content,
+                extras,
+            } => {
                 let post = posts
                     .iter_mut()
                     .find(|post| post.id == id)
                     .ok_or_else(|| unknown(id))?;
-                post.content = content;
+                // An edit without text changes only the extras.
+                if !content.is_empty() {
+                    post.content = content;
+                }
+                if !extras.is_empty() {
+                    post.extras = extras;
+                }
                 id
             }
             ToyRequest::Delete { id } => {

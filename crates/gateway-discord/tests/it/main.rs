@@ -12,5 +12,6 @@ mod inbound;
 mod intents;
 mod outbound;
 mod resilience;
+mod rich;
 mod shards;
 mod support;

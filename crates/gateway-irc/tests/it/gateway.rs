@@ -260,13 +260,29 @@ async fn notices_are_ignored_and_actions_are_flagged() {
     gateway.stop().await.unwrap();
 }
 
-/// Edits, deletions and reactions get a failed receipt that says IRC cannot do them.
+/// Edits, deletions and reactions get a failed receipt that says IRC cannot do them;
+/// so do Discord's embeds and components and uploads, and then none of the text is
+/// sent either.
 #[tokio::test]
 async fn actions_irc_cannot_do_get_a_failed_receipt() {
     let gateway = Gateway::start("#test").await;
     let mut receipts = gateway.subscribe("receipt.irc.*.*.*").await;
+    let mut alice = gateway.irc.client("alice").await;
+    alice.join("#test", None).await;
     let topic = "outbound.irc.testnet.#test.alice";
     for (action, words) in [
+        (
+            r#"{"v":1,"content":"look","embeds":[{"title":"x"}]}"#,
+            "IRC cannot send embeds: only text",
+        ),
+        (
+            r#"{"v":1,"content":"pick","components":[{"type":1,"components":[]}]}"#,
+            "IRC cannot send components",
+        ),
+        (
+            r#"{"v":1,"files":[{"filename":"a.txt","base64":"aGk="}]}"#,
+            "IRC cannot send files",
+        ),
         (
             r#"{"v":1,"action":"edit","message_id":"x","content":"new"}"#,
             "cannot edit",
@@ -286,5 +302,9 @@ async fn actions_irc_cannot_do_get_a_failed_receipt() {
         let message = receipt["error"]["message"].as_str().unwrap();
         assert!(message.contains(words), "{message}");
     }
+    // None of the refused texts reached the channel: the next line is this one.
+    gateway.publish(topic, r#"{"v":1,"content":"plain"}"#).await;
+    let (_, text) = alice.expect_privmsg_from("bytebot").await;
+    assert_eq!(text, "plain");
     gateway.stop().await.unwrap();
 }

@@ -38,6 +38,9 @@
 //! IDENTIFY's `presence.since` is not an integer, so nothing here parses it strictly.
 
 mod commands;
+mod multipart;
+
+pub use multipart::UploadedFile;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -74,8 +77,11 @@ pub struct RestRequest {
     pub query: String,
     /// The `Authorization` header (`Bot <token>`).
     pub authorization: Option<String>,
-    /// The body parsed as JSON (`Null` when empty or not JSON).
+    /// The body parsed as JSON (`Null` when empty or not JSON); of a multipart body,
+    /// its `payload_json`.
     pub body: Value,
+    /// The files of a multipart body.
+    pub files: Vec<UploadedFile>,
 }
 
 /// A message the bot posted (a successful `POST /channels/{id}/messages`).
@@ -85,8 +91,10 @@ pub struct PostedMessage {
     pub channel_id: u64,
     /// The id the fake gave the message.
     pub id: u64,
-    /// The request body serenity sent.
+    /// The request body serenity sent (a multipart body's `payload_json`).
     pub body: Value,
+    /// The files uploaded with it.
+    pub files: Vec<UploadedFile>,
     /// When the request arrived (for the gateway's latency bench).
     pub received_at: std::time::Instant,
 }
@@ -678,6 +686,7 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
         let target = parts.next().unwrap_or_default().to_owned();
         let mut content_length = 0usize;
         let mut authorization = None;
+        let mut content_type = String::new();
         loop {
             let mut header = String::new();
             match stream.read_line(&mut header).await {
@@ -694,6 +703,8 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
                     content_length = value.parse().unwrap_or(0);
                 } else if name.eq_ignore_ascii_case("authorization") {
                     authorization = Some(value.to_owned());
+                } else if name.eq_ignore_ascii_case("content-type") {
+                    content_type = value.to_owned();
                 }
             }
         }
@@ -702,12 +713,20 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
             return;
         }
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let (body, files) = match multipart::boundary(&content_type) {
+            Some(boundary) => multipart::parse(&boundary, &body),
+            None => (
+                serde_json::from_slice(&body).unwrap_or(Value::Null),
+                Vec::new(),
+            ),
+        };
         let request = RestRequest {
             method,
             path: path.to_owned(),
             query: query.to_owned(),
             authorization,
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            body,
+            files,
         };
         state.requests.lock().unwrap().push(request.clone());
         let delay = *state.post_delay.lock().unwrap();
@@ -793,6 +812,7 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
                 channel_id,
                 id,
                 body: request.body.clone(),
+                files: request.files.clone(),
                 received_at: std::time::Instant::now(),
             });
             if let Some(nonce) = nonce {
