@@ -52,6 +52,9 @@ RUN --mount=type=cache,id=bytebot-cargo-registry,target=/usr/local/cargo/registr
 # HTTPS and IRC over TLS), no shell, running as an unprivileged user.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
+# example-subscriber's slash commands, which gateway-discord syncs at start
+# (BYTEBOT_COMMANDS in docker-compose.yml and fly.toml; `router-tools commands check`).
+COPY deploy/example-subscriber.commands.json /etc/bytebot/example-subscriber.commands.json
 # distroless's "nonroot" user, by number so any host resolves it.
 USER 65532:65532
 # The daemons' optional health and metrics listener (set BYTEBOT_HTTP_ADDR=0.0.0.0:9090).

@@ -523,3 +523,69 @@ fn touch_changed_sources_makes_cargo_rebuild_exactly_what_changed() {
         "an unchanged source was rebuilt"
     );
 }
+
+/// example-subscriber's commands file passes `router-tools commands check`, the image
+/// ships it, and compose and the gateway's Fly app point `BYTEBOT_COMMANDS` at the
+/// place the image puts it.
+#[test]
+fn the_shipped_commands_file_is_valid_and_used_by_compose_and_fly() {
+    let source = "deploy/example-subscriber.commands.json";
+    let output = Command::new(&programs()["router-tools"])
+        .args(["commands", "check"])
+        .arg(workspace_root().join(source))
+        .output()
+        .expect("running router-tools commands check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", stderr_text(&output));
+    assert_eq!(
+        stdout,
+        "ok: 3 commands: 3 chat input (/ping, /roll, /slow)\n"
+    );
+
+    let dockerfile = read("Dockerfile");
+    let in_image = dockerfile
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("COPY {source} ")))
+        .unwrap_or_else(|| panic!("the Dockerfile does not copy {source} into the image"))
+        .trim()
+        .to_owned();
+
+    let documents = YamlLoader::load_from_str(&read("docker-compose.yml")).expect("valid YAML");
+    let compose = documents[0]["services"]["gateway-discord"]["environment"]["BYTEBOT_COMMANDS"]
+        .as_str()
+        .expect("compose sets BYTEBOT_COMMANDS for gateway-discord");
+    assert_eq!(
+        compose,
+        format!("${{BYTEBOT_COMMANDS:-{in_image}}}"),
+        "compose's default is the file in the image"
+    );
+    let fly = toml_table("fly.toml");
+    assert_eq!(
+        fly["env"]["BYTEBOT_COMMANDS"].as_str(),
+        Some(in_image.as_str()),
+        "fly.toml (the gateway's app) syncs the file in the image"
+    );
+}
+
+/// A file that breaks Discord's rules: exit status 1 and one line per problem.
+#[test]
+fn commands_check_points_at_the_command_and_field() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("commands.json");
+    std::fs::write(
+        &path,
+        r#"[{"name": "roll", "description": "dice", "options": [{"type": 3, "name": "dice"}]}]"#,
+    )
+    .unwrap();
+    let output = Command::new(&programs()["router-tools"])
+        .args(["commands", "check"])
+        .arg(&path)
+        .output()
+        .expect("running router-tools commands check");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("  commands[0] /roll: options[0].description: required: a string of 1 to 100 characters\n"),
+        "{stdout}"
+    );
+}
