@@ -76,6 +76,9 @@ pub mod names {
     /// Counter, label `shard`: platform events (messages, edits, deletions, reactions)
     /// this gateway received on the shard.
     pub const SHARD_INBOUND_EVENTS: &str = "bytebot_shard_inbound_events_total";
+    /// Interactions by what the gateway had to do about them (`outcome`: `deferred`,
+    /// `unanswered`, `already_answered`, `expired`).
+    pub const INTERACTIONS: &str = "bytebot_interactions_total";
 }
 
 /// Histogram buckets for request latencies, in seconds: 5 ms to 60 s (the send

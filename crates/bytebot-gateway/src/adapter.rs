@@ -11,9 +11,12 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 
-use bytebot_core::envelope::{ComponentRow, Embed, MentionPolicy, OutboundAction, OutboundFile};
+use bytebot_core::envelope::{
+    ComponentRow, Embed, MentionPolicy, OutboundAction, OutboundFile, OutboundMessage,
+};
 use bytebot_core::receipt::DeliveryError;
 use bytebot_core::{Platform, Topic};
+use uuid::Uuid;
 
 /// A chat platform as the gateway runtime sees it. Implement this, and the runtime does
 /// the rest (see the crate docs for a complete in-memory example).
@@ -205,6 +208,27 @@ pub enum Action {
     },
     /// Show that the bot is typing.
     Typing,
+    /// Answer an interaction (`respond`, `defer`, `update`, `modal`...): only the
+    /// adapter that received the interaction knows how (Discord: its token), so it
+    /// reads what it needs from the envelope.
+    Interaction(InteractionReply),
+}
+
+/// An interaction action, as the runtime hands it to the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InteractionReply {
+    /// The `id` of the inbound envelope of the interaction (the envelope's
+    /// `in_reply_to`).
+    pub interaction: Uuid,
+    /// Which interaction action.
+    pub action: OutboundAction,
+    /// The cleaned text, within the platform's limit, for the actions with text (empty
+    /// next to embeds or components that need none); `None` for the others.
+    pub text: Option<Text>,
+    /// The whole envelope, for what else the action needs (`ephemeral`, `modal`,
+    /// `choices`, embeds, components).
+    pub envelope: Box<OutboundMessage>,
 }
 
 impl Action {
@@ -217,6 +241,7 @@ impl Action {
             Action::React { .. } => OutboundAction::React,
             Action::Unreact { .. } => OutboundAction::Unreact,
             Action::Typing => OutboundAction::Typing,
+            Action::Interaction(reply) => reply.action,
         }
     }
 }
@@ -232,6 +257,11 @@ pub enum PrepareError {
     /// The platform cannot do this action at all: counted as `unsupported_action`.
     #[error("{0}")]
     Unsupported(String),
+    /// Another gateway process is the one to do it (it received the interaction this
+    /// answers): skipped quietly like [`Route::NotMine`], counted as `not_mine`, no
+    /// receipt.
+    #[error("another gateway process handles this")]
+    NotMine,
 }
 
 /// A [`DeliveryError`] with only a message: for failures of the gateway itself

@@ -29,6 +29,25 @@ pub(crate) struct Counts {
     pub(crate) outbound_blank: AtomicU64,
     pub(crate) outbound_unsupported: AtomicU64,
     pub(crate) outbound_not_mine: AtomicU64,
+    pub(crate) interactions_deferred: AtomicU64,
+    pub(crate) interactions_unanswered: AtomicU64,
+    pub(crate) interactions_already_answered: AtomicU64,
+    pub(crate) interactions_expired: AtomicU64,
+}
+
+/// What happened to an interaction that an adapter counts
+/// ([`GatewayCounters::interaction`]); `bytebot_interactions_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InteractionOutcome {
+    /// No answer came in time: the gateway deferred it itself (`deferred`).
+    Deferred,
+    /// Nobody answered at all: the gateway showed its notice (`unanswered`).
+    Unanswered,
+    /// A second answer was refused (`already_answered`).
+    AlreadyAnswered,
+    /// An answer came after the platform's deadline (`expired`).
+    Expired,
 }
 
 /// A gateway's counters at one moment: a plain copy, read from
@@ -61,6 +80,14 @@ pub struct GatewayStats {
     /// Outbound messages left to another gateway process ([`Route::NotMine`](crate::Route::NotMine)):
     /// not an error, the owner sends them.
     pub outbound_not_mine: u64,
+    /// Interactions the gateway deferred itself, no answer having come in time.
+    pub interactions_deferred: u64,
+    /// Interactions nobody answered: the gateway showed its notice.
+    pub interactions_unanswered: u64,
+    /// Answers refused because the interaction was already answered.
+    pub interactions_already_answered: u64,
+    /// Answers that came after the interaction expired.
+    pub interactions_expired: u64,
 }
 
 impl GatewayCounters {
@@ -80,7 +107,21 @@ impl GatewayCounters {
             outbound_blank: get(&c.outbound_blank),
             outbound_unsupported: get(&c.outbound_unsupported),
             outbound_not_mine: get(&c.outbound_not_mine),
+            interactions_deferred: get(&c.interactions_deferred),
+            interactions_unanswered: get(&c.interactions_unanswered),
+            interactions_already_answered: get(&c.interactions_already_answered),
+            interactions_expired: get(&c.interactions_expired),
         }
+    }
+
+    /// Counts one interaction `outcome` (for adapters of platforms with interactions).
+    pub fn interaction(&self, outcome: InteractionOutcome) {
+        self.add(match outcome {
+            InteractionOutcome::Deferred => |c| &c.interactions_deferred,
+            InteractionOutcome::Unanswered => |c| &c.interactions_unanswered,
+            InteractionOutcome::AlreadyAnswered => |c| &c.interactions_already_answered,
+            InteractionOutcome::Expired => |c| &c.interactions_expired,
+        });
     }
 
     /// Counts one more of `counter` (`|c| &c.outbound_sent`).
@@ -125,6 +166,16 @@ pub(crate) fn record(
     ] {
         metrics
             .counter(names::SKIPPED, &[("reason", reason)])
+            .absolute(value);
+    }
+    for (outcome, value) in [
+        ("deferred", stats.interactions_deferred),
+        ("unanswered", stats.interactions_unanswered),
+        ("already_answered", stats.interactions_already_answered),
+        ("expired", stats.interactions_expired),
+    ] {
+        metrics
+            .counter(names::INTERACTIONS, &[("outcome", outcome)])
             .absolute(value);
     }
 }

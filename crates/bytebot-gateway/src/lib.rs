@@ -62,8 +62,10 @@ mod rooms;
 mod runtime;
 pub mod text;
 
-pub use adapter::{Action, Adapter, PrepareError, Route, Text, TextLimits, local_error};
+pub use adapter::{
+    Action, Adapter, InteractionReply, PrepareError, Route, Text, TextLimits, local_error,
+};
 pub use args::GatewayArgs;
-pub use counters::{GatewayCounters, GatewayStats};
+pub use counters::{GatewayCounters, GatewayStats, InteractionOutcome};
 pub use inbound::{Inbound, Published};
 pub use runtime::{DEFAULT_MAX_PARTS, GatewayConfig, GatewayRuntime, Limits};

@@ -17,7 +17,7 @@ use bytebot_core::receipt::DeliveryReceipt;
 use bytebot_core::{Direction, Topic};
 use tokio::sync::watch;
 
-use crate::adapter::{Action, Adapter, PrepareError, Route, Text, local_error};
+use crate::adapter::{Action, Adapter, InteractionReply, PrepareError, Route, Text, local_error};
 use crate::rooms::{Job, Rooms, Shared};
 use crate::text::{clean_text, split_content};
 
@@ -131,6 +131,11 @@ fn dispatch<A: Adapter>(delivery: Delivery, shared: &Arc<Shared<A>>, rooms: &mut
             Err(PrepareError::Unsupported(reason)) => {
                 return refuse(reason, |c| &c.outbound_unsupported);
             }
+            Err(PrepareError::NotMine) => {
+                tracing::debug!(%topic, action = %message.action, "ignoring outbound message for another gateway process");
+                counters.add(|c| &c.outbound_not_mine);
+                return;
+            }
             Err(err) => {
                 return refuse(format!("invalid outbound envelope: {err}"), |c| {
                     &c.outbound_malformed
@@ -222,6 +227,37 @@ fn actions<A: Adapter>(
             emoji: emoji(),
         },
         OutboundAction::Typing => Action::Typing,
+        action if action.is_interaction() => {
+            let interaction = message
+                .in_reply_to
+                .expect("decode_outbound checks that interaction actions have in_reply_to");
+            let text = if action.has_content() {
+                let mut parts = text_parts(message, shared)?;
+                if parts.len() > 1 {
+                    return Err(Refusal::TooManyParts(format!(
+                        "the content does not fit in one message ({} characters at most): an interaction answer is not split (send the rest as `followup`s)",
+                        shared.adapter.text_limits().max_chars
+                    )));
+                }
+                Some(Text {
+                    content: parts.remove(0),
+                    reply_to: None,
+                    mentions: message.mentions,
+                    idempotency_key: Some(delivery_key.part(0)),
+                    embeds: message.embeds.clone(),
+                    components: message.components.clone(),
+                    files: message.files.clone(),
+                })
+            } else {
+                None
+            };
+            Action::Interaction(InteractionReply {
+                interaction,
+                action,
+                text,
+                envelope: Box::new(message.clone()),
+            })
+        }
         other => {
             return Err(Refusal::Unsupported(format!(
                 "this gateway does not know the action `{other}`"

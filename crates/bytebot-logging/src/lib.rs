@@ -25,13 +25,23 @@ fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> b
     stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
+/// Caps on libraries whose most verbose lines print secrets, applied whatever
+/// `RUST_LOG` says: tungstenite logs every WebSocket message it receives at trace level,
+/// and Discord's gateway sends each interaction's token (a credential for 15 minutes)
+/// in its `INTERACTION_CREATE` payload.
+const SECRET_SAFE: [&str; 1] = ["tungstenite::protocol=debug"];
+
 /// Installs the global tracing subscriber: stderr, filtered by `RUST_LOG` (or
-/// `default_filter` when it is unset or invalid), in `format`.
+/// `default_filter` when it is unset or invalid) and the caps of `SECRET_SAFE`, in
+/// `format`.
 ///
 /// Only a binary's `main` calls this; libraries and tests never do.
 pub fn init(format: LogFormat, default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    for directive in SECRET_SAFE {
+        filter = filter.add_directive(directive.parse().expect("a valid directive"));
+    }
     let colour = use_colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
@@ -49,6 +59,18 @@ pub fn init(format: LogFormat, default_filter: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The caps must parse, or `init` would panic in every binary.
+    #[test]
+    fn secret_safe_directives_parse() {
+        for directive in SECRET_SAFE {
+            assert!(
+                directive
+                    .parse::<tracing_subscriber::filter::Directive>()
+                    .is_ok()
+            );
+        }
+    }
 
     #[test]
     fn colours_only_on_a_terminal_without_no_color() {

@@ -93,6 +93,15 @@ fn topic(
         .build()
 }
 
+/// The inbound topic of an interaction: where it was used and by whom.
+pub(crate) fn interaction_topic(
+    guild_id: Option<u64>,
+    channel_id: u64,
+    user: &str,
+) -> Result<Topic, TopicError> {
+    topic(guild_id.map(GuildId::new), ChannelId::new(channel_id), user)
+}
+
 /// The inbound topic of a Discord message: `inbound.discord.<guild>.<channel>.<author>`,
 /// with the `@me` space for a direct message (no guild).
 pub fn inbound_topic(message: &Message) -> Result<Topic, TopicError> {
@@ -104,7 +113,7 @@ pub fn inbound_topic(message: &Message) -> Result<Topic, TopicError> {
 }
 
 /// A Discord user as an envelope author; `nick` is the guild nickname, if any.
-fn author(user: &User, nick: Option<&str>) -> Author {
+pub(crate) fn author(user: &User, nick: Option<&str>) -> Author {
     let mut author = Author::new(user.id.to_string(), user.name.clone());
     author.bot = user.bot;
     // The name people see in the room: the guild nickname, else the global display name.
@@ -125,7 +134,7 @@ fn mentions(users: &[User]) -> Vec<Mention> {
         .collect()
 }
 
-fn attachments(attachments: &[DiscordAttachment]) -> Vec<Attachment> {
+pub(crate) fn attachments(attachments: &[DiscordAttachment]) -> Vec<Attachment> {
     attachments
         .iter()
         .map(|attachment| Attachment {
@@ -362,7 +371,10 @@ pub fn reaction_type(raw: &str) -> Result<ReactionType, ConvertError> {
 
 /// Discord's `allowed_mentions` for a mention policy. Never `everyone` or `roles`
 /// unless both the envelope and the operator allow it.
-fn allowed_mentions(policy: MentionPolicy, allow_mass_mentions: bool) -> CreateAllowedMentions {
+pub(crate) fn allowed_mentions(
+    policy: MentionPolicy,
+    allow_mass_mentions: bool,
+) -> CreateAllowedMentions {
     match policy {
         MentionPolicy::None => CreateAllowedMentions::new().replied_user(false),
         MentionPolicy::All if allow_mass_mentions => CreateAllowedMentions::new()

@@ -22,7 +22,7 @@ use bytebot_core::TopicError;
 use bytebot_core::envelope::{InboundKind, InboundMessage};
 use bytebot_gateway::Inbound;
 use serenity::all::{
-    ChannelId, CollectorCallback, Context, Event, EventHandler, GuildId, Message,
+    ChannelId, CollectorCallback, Context, Event, EventHandler, GuildId, Interaction, Message,
     MessageCreateEvent, MessageDeleteEvent, MessageId, MessageUpdateEvent, Reaction,
     ReactionAddEvent, ReactionRemoveEvent, Ready, ResumedEvent,
 };
@@ -198,8 +198,12 @@ impl Events {
     }
 }
 
-/// The serenity event handler.
-pub(crate) struct Handler(pub(crate) Arc<Events>);
+/// The serenity event handler: messages and their events (`Events`, in order), and
+/// interactions (`Interactions`, whose order does not matter: each is answered alone).
+pub(crate) struct Handler(
+    pub(crate) Arc<Events>,
+    pub(crate) Arc<crate::interactions::Interactions>,
+);
 
 #[async_trait]
 impl EventHandler for Handler {
@@ -262,5 +266,9 @@ impl EventHandler for Handler {
             &ctx,
             &Seen::Reaction(InboundKind::ReactionRemoved, &reaction),
         );
+    }
+
+    async fn interaction_create(&self, _: Context, interaction: Interaction) {
+        self.1.received(&interaction);
     }
 }

@@ -20,6 +20,7 @@ mod commands;
 mod convert;
 mod identify;
 mod inbound;
+mod interactions;
 mod outbound;
 pub mod shards;
 mod status;
@@ -46,6 +47,7 @@ use crate::identify::IdentifyLocks;
 use crate::status::ShardStatus;
 
 pub use bytebot_gateway::{GatewayCounters, GatewayStats};
+pub use interactions::{DEFAULT_NOTICE, InteractionSettings, TOKEN_LIFETIME};
 pub use shards::{ShardRange, Sharding, ShardsError};
 
 /// Validated settings for [`run`].
@@ -71,6 +73,10 @@ pub struct Config {
     /// on). Without it Discord sends message text only for DMs, messages that mention
     /// the bot and replies to it: enough for a bot that only uses interactions.
     pub message_content: bool,
+    /// When the gateway defers interactions nobody answered, and the notice it shows
+    /// when nobody answers at all (`--interaction-defer-after`,
+    /// `--interaction-notice-after`, `--interaction-notice`).
+    pub interactions: InteractionSettings,
     /// What every gateway is configured with: Redis, `--http-addr`, the shutdown
     /// deadline, `--include-bots`, `--max-parts`, the counters.
     pub gateway: GatewayConfig,
@@ -87,6 +93,7 @@ impl Config {
             identify_interval: IDENTIFY_INTERVAL,
             commands: None,
             message_content: true,
+            interactions: InteractionSettings::default(),
             gateway: GatewayConfig::new(redis_url),
         }
     }
@@ -102,6 +109,7 @@ impl fmt::Debug for Config {
             .field("identify_interval", &self.identify_interval)
             .field("commands", &self.commands)
             .field("message_content", &self.message_content)
+            .field("interactions", &self.interactions)
             .field("gateway", &self.gateway)
             .finish()
     }
@@ -146,9 +154,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         identify_interval,
         commands,
         message_content,
+        interactions,
         gateway,
     } = config;
     let redis_url = gateway.redis_url.clone();
+    let counters = gateway.counters.clone();
     // Listening and subscribed before the Discord login: "alive, not ready".
     let readiness = Arc::clone(&status);
     let health = Health::new().check("discord", move || readiness.readiness());
@@ -168,6 +178,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     identify_interval,
                     commands,
                     intents(message_content),
+                    interactions,
+                    counters,
                     &redis_url,
                     inbound,
                     status,
@@ -192,6 +204,8 @@ async fn connect(
     identify_interval: Duration,
     commands: Option<CommandSync>,
     intents: GatewayIntents,
+    interaction_settings: InteractionSettings,
+    counters: GatewayCounters,
     redis_url: &RedisUrl,
     inbound: Inbound,
     status: Arc<ShardStatus>,
@@ -241,7 +255,17 @@ async fn connect(
         None => {}
     }
 
-    let handler = inbound::Handler(Arc::new(inbound::Events::new(inbound, Arc::clone(&status))));
+    let interactions = Arc::new(interactions::Interactions::new(
+        interaction_settings,
+        inbound.clone(),
+        counters,
+        discord_api_url.as_deref(),
+        allow_mass_mentions,
+    ));
+    let handler = inbound::Handler(
+        Arc::new(inbound::Events::new(inbound, Arc::clone(&status))),
+        Arc::clone(&interactions),
+    );
     let mut client = ClientBuilder::new_with_http(http, intents)
         .event_handler(handler)
         .await
@@ -254,6 +278,7 @@ async fn connect(
         shard_manager,
         allow_mass_mentions,
         sharding,
+        interactions,
     );
     let max_concurrency = u32::try_from(limit.max_concurrency)
         .unwrap_or(u32::MAX)

@@ -1,12 +1,13 @@
 //! gateway-discord: parses flags, installs tracing and runs the Discord <-> Redis bridge.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bytebot_gateway::GatewayArgs;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
 use discord_commands::Commands;
-use gateway_discord::{CommandSync, Config, ShardRange, Sharding};
+use gateway_discord::{CommandSync, Config, InteractionSettings, ShardRange, Sharding};
 use secrecy::SecretString;
 
 /// The Discord <-> Redis bridge: publishes Discord messages on `inbound.discord.*` and
@@ -40,11 +41,50 @@ struct Args {
     /// Ask for the privileged Message Content intent. With false, message text arrives only in DMs, messages that mention the bot and replies to it (enough for slash commands and buttons).
     #[arg(long, env = "BYTEBOT_MESSAGE_CONTENT", value_name = "BOOL", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     message_content: bool,
+    /// Defer an interaction nobody answered within this many seconds (Discord drops it at 3).
+    #[arg(long, env = "BYTEBOT_INTERACTION_DEFER_AFTER", value_name = "SECONDS", default_value = "2.5", value_parser = parse_defer_after)]
+    interaction_defer_after: Duration,
+    /// Show --interaction-notice on an interaction nobody answered within this many seconds.
+    #[arg(long, env = "BYTEBOT_INTERACTION_NOTICE_AFTER", value_name = "SECONDS", default_value = "60", value_parser = parse_notice_after)]
+    interaction_notice_after: Duration,
+    /// What a user sees when nobody answered their interaction.
+    #[arg(long, env = "BYTEBOT_INTERACTION_NOTICE", value_name = "TEXT", default_value = gateway_discord::DEFAULT_NOTICE)]
+    interaction_notice: String,
     /// The flags every gateway shares.
     #[command(flatten)]
     gateway: GatewayArgs,
     #[command(subcommand)]
     command: Option<bytebot_daemon::healthcheck::Command>,
+}
+
+/// Seconds as a decimal number (`2.5`), within `range` (in milliseconds).
+fn parse_seconds(raw: &str, range: std::ops::RangeInclusive<u64>) -> Result<Duration, String> {
+    let seconds: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, e.g. 2.5".to_owned())?;
+    let millis = (seconds * 1000.0).round();
+    if !millis.is_finite() || millis < *range.start() as f64 || millis > *range.end() as f64 {
+        return Err(format!(
+            "expected from {} to {} seconds",
+            *range.start() as f64 / 1000.0,
+            *range.end() as f64 / 1000.0
+        ));
+    }
+    Ok(Duration::from_millis(millis as u64))
+}
+
+/// Under Discord's 3 s, with room for the request itself.
+fn parse_defer_after(raw: &str) -> Result<Duration, String> {
+    parse_seconds(raw, 0..=2900)
+}
+
+/// Within the interaction's 15 minutes.
+fn parse_notice_after(raw: &str) -> Result<Duration, String> {
+    parse_seconds(
+        raw,
+        1000..=gateway_discord::TOKEN_LIFETIME.as_millis() as u64 - 1000,
+    )
 }
 
 fn parse_shards(raw: &str) -> Result<ShardRange, String> {
@@ -126,6 +166,13 @@ fn main() -> ExitCode {
         sharding,
         commands,
         message_content: args.message_content,
+        interactions: InteractionSettings {
+            defer_after: args.interaction_defer_after,
+            notice_after: args
+                .interaction_notice_after
+                .max(args.interaction_defer_after),
+            notice: args.interaction_notice,
+        },
         gateway: args.gateway.config(),
         ..Config::new(token, args.gateway.redis_url.clone())
     };
@@ -215,6 +262,34 @@ mod tests {
                 Args::try_parse_from(["gateway-discord", &format!("--message-content={raw}")])
                     .unwrap();
             assert_eq!(args.message_content, expected, "{raw}");
+        }
+    }
+
+    /// The interaction deadlines are seconds, fractions allowed, within Discord's rules.
+    #[test]
+    fn interaction_flags_take_seconds_within_discords_limits() {
+        let args = Args::try_parse_from(["gateway-discord"]).unwrap();
+        assert_eq!(args.interaction_defer_after, Duration::from_millis(2500));
+        assert_eq!(args.interaction_notice_after, Duration::from_secs(60));
+        assert_eq!(args.interaction_notice, gateway_discord::DEFAULT_NOTICE);
+        let args = Args::try_parse_from([
+            "gateway-discord",
+            "--interaction-defer-after",
+            "0.2",
+            "--interaction-notice-after",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(args.interaction_defer_after, Duration::from_millis(200));
+        assert_eq!(args.interaction_notice_after, Duration::from_secs(5));
+        for bad in [
+            ["--interaction-defer-after", "3"],
+            ["--interaction-defer-after", "x"],
+            ["--interaction-notice-after", "900"],
+        ] {
+            let mut argv = vec!["gateway-discord"];
+            argv.extend(bad);
+            assert!(Args::try_parse_from(argv).is_err(), "{bad:?}");
         }
     }
 

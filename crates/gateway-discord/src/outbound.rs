@@ -17,6 +17,7 @@ use crate::convert::{
     self, ConvertError, MESSAGE_LIMIT, edit_request, message_id, outbound_channel, reaction_type,
     send_request,
 };
+use crate::interactions::Interactions;
 use crate::shards::Sharding;
 
 /// One Discord REST call, as [`Discord::prepare`] builds it.
@@ -34,6 +35,8 @@ pub(crate) enum Request {
     Unreact(MessageId, ReactionType),
     /// `POST /channels/{c}/typing`.
     Typing,
+    /// An answer to an interaction this process received (`interactions/`).
+    Interaction(Box<crate::interactions::Prepared>),
 }
 
 /// Discord, as the runtime sees it.
@@ -47,6 +50,8 @@ pub(crate) struct Discord {
     allow_mass_mentions: bool,
     /// The shards this process runs: it sends only what they own.
     sharding: Sharding,
+    /// The interactions this process received: only it can answer them.
+    interactions: Arc<Interactions>,
 }
 
 impl Discord {
@@ -55,6 +60,7 @@ impl Discord {
         shard_manager: Arc<ShardManager>,
         allow_mass_mentions: bool,
         sharding: Sharding,
+        interactions: Arc<Interactions>,
     ) -> Discord {
         Discord {
             platform: Platform::new(convert::PLATFORM).expect("`discord` is a valid platform name"),
@@ -62,6 +68,7 @@ impl Discord {
             shard_manager,
             allow_mass_mentions,
             sharding,
+            interactions,
         }
     }
 }
@@ -125,6 +132,9 @@ impl Adapter for Discord {
                 reaction_type(&emoji).map_err(invalid)?,
             ),
             Action::Typing => Request::Typing,
+            Action::Interaction(reply) => {
+                Request::Interaction(Box::new(self.interactions.prepare(reply)?))
+            }
             other => {
                 return Err(PrepareError::Unsupported(format!(
                     "gateway-discord cannot {}",
@@ -166,6 +176,7 @@ impl Adapter for Discord {
                 .await
                 .map(|()| touched(message_id)),
             Request::Typing => http.broadcast_typing(channel_id).await.map(|()| Vec::new()),
+            Request::Interaction(prepared) => return self.interactions.perform(*prepared).await,
         }
         .map_err(|err| discord_error(&err))
     }

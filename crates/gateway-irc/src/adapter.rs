@@ -200,6 +200,7 @@ impl Adapter for Irc {
             }
             Action::React { .. } | Action::Unreact { .. } => "IRC has no reactions",
             Action::Typing => "IRC has no typing indicator",
+            Action::Interaction(_) => "IRC has no interactions (slash commands, buttons, modals)",
             _ => "IRC cannot do this action",
         };
         Err(PrepareError::Unsupported(why.to_owned()))

@@ -10,6 +10,7 @@ mod fake_discord;
 mod health;
 mod inbound;
 mod intents;
+mod interactions;
 mod outbound;
 mod resilience;
 mod rich;

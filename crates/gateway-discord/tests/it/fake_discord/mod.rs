@@ -1,6 +1,9 @@
 //! `FakeDiscord`: a Discord REST API and gateway on 127.0.0.1 that serenity can be
 //! pointed at, so the gateway is tested end to end without the internet.
 //!
+//! Interactions (`INTERACTION_CREATE`, the callback and webhook endpoints with
+//! Discord's 3-second and one-initial-response rules) are in `interactions.rs`.
+//!
 //! Two listeners: an HTTP/1.1 server for the REST API (answering `GET /gateway`,
 //! `GET /users/@me`, `POST /channels/{id}/messages`, editing and deleting the bot's
 //! messages, its reactions (`PUT`/`DELETE .../reactions/{emoji}/@me`) and
@@ -57,6 +60,10 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+mod interactions;
+
+pub use interactions::{DiscordInteraction, InteractionCall, MEMBER_PERMISSIONS};
 
 /// The bot user the fake logs in as (`GET /users/@me`, READY, authors of sent messages).
 pub const FAKE_BOT_USER_ID: u64 = 900_000_000_000_000_001;
@@ -316,6 +323,8 @@ struct State {
     ws_url: Mutex<String>,
     /// Application commands (`commands.rs`).
     commands: commands::Store,
+    /// Interactions dispatched and the calls that answered them (`interactions.rs`).
+    interactions: interactions::Interactions,
 }
 
 impl State {
@@ -831,6 +840,11 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
                 );
             }
             answer_channel(state, request, method, channel_id, rest)
+        }
+        (_, ["api", "v10", rest @ ..])
+            if matches!(rest.first(), Some(&("interactions" | "webhooks"))) =>
+        {
+            interactions::answer(state, request, rest)
         }
         _ => commands::answer(state, request, &segments)
             .unwrap_or_else(|| (404, json!({"code": 0, "message": "404: Not Found"}))),
