@@ -23,10 +23,11 @@ use crate::answered::{Answered, MessageKey};
 use crate::commands::Command;
 
 /// The inbound kinds the handler takes (the others are skipped by the `Bot`).
-pub const KINDS: [InboundKind; 3] = [
+pub const KINDS: [InboundKind; 4] = [
     InboundKind::Message,
     InboundKind::MessageEdited,
     InboundKind::MessageDeleted,
+    InboundKind::Interaction,
 ];
 
 /// The commands, and what the bot answered.

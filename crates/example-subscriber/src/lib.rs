@@ -7,11 +7,13 @@
 //! binary (`main.rs`) only parses flags, installs logging and calls it. The bus work
 //! (decoding, loop guard, ordering, outages, shutdown) is `bytebot_core::bot`'s; this
 //! crate holds only the commands, in [`commands`], and what to do with each message
-//! and receipt, in [`handler`].
+//! and receipt, in [`handler`]; Discord's slash commands and buttons (`/ping`,
+//! `/roll`, `/slow`) are answered in [`interactions`].
 
 pub mod answered;
 pub mod commands;
 pub mod handler;
+pub mod interactions;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -119,8 +121,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             })
             .run(
                 move |message| {
-                    let actions = handler.on_message(&message);
-                    async move { actions }
+                    let (after, actions) = match interactions::answer(&message) {
+                        Some(answer) => (answer.after, answer.actions),
+                        None => (std::time::Duration::ZERO, handler.on_message(&message)),
+                    };
+                    async move {
+                        // `/slow`, on purpose (its room waits meanwhile).
+                        if !after.is_zero() {
+                            tokio::time::sleep(after).await;
+                        }
+                        actions
+                    }
                 },
                 shutdown,
             )

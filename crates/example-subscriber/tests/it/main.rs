@@ -2,4 +2,5 @@
 //! plays the gateway (it publishes inbound envelopes and receipts) and checks what
 //! the bot publishes.
 mod events;
+mod interactions;
 mod support;
