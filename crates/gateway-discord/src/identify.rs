@@ -15,9 +15,11 @@
 //! 3. the key's expiry is then cut to the interval (5 s) if we still hold it, so the
 //!    next IDENTIFY in the bucket comes at least 5 s after ours.
 //!
-//! Limits: a shard that serenity restarts on its own (Discord invalidated its session
-//! and it must IDENTIFY again) goes through serenity's queue only, paced within this
-//! process but not across processes. When Redis does not answer, a shard starts
+//! Limits: a shard that serenity restarts on its own (Discord invalidated its session,
+//! closed with 4009, refused a RESUME, or a heartbeat went unacknowledged)
+//! IDENTIFYs again through serenity's `ShardQueuer` only, paced within this process
+//! but not across processes: serenity 0.12.5 has no hook before that IDENTIFY
+//! (`docs/scaling.md` says exactly what happens and what it costs). When Redis does not answer, a shard starts
 //! without the lock after a warning (serenity's in-process pacing still applies):
 //! a gateway that cannot reach Redis is of no use anyway, and waiting forever would
 //! keep it from Discord after Redis returns... until the lock's own retry.
