@@ -8,7 +8,8 @@
 //! time, each only while it holds its bucket's key:
 //!
 //! 1. `SET bytebot:identify:<bot user id>:<bucket> <holder> NX PX 30000`, retried until
-//!    it succeeds (the key names the bot by its public user id, never by its token);
+//!    it succeeds (the key names the bot by its public user id, never by its token; on
+//!    a Redis Cluster the command goes to the master of the key's slot);
 //! 2. the shard is started and the lock held until the shard is connected (READY), so
 //!    its IDENTIFY is somewhere inside the locked time whatever serenity's own queue
 //!    waits first;
@@ -26,8 +27,7 @@
 
 use std::time::Duration;
 
-use bytebot_core::bus::{self, BusConfig, RedisUrl};
-use redis::aio::MultiplexedConnection;
+use bytebot_core::bus::{self, BusConfig, Connection, RedisUrl};
 
 use crate::shards::Sharding;
 
@@ -40,7 +40,9 @@ const HOLD: Duration = Duration::from_secs(30);
 
 /// The per-bucket IDENTIFY locks of one bot, for one process.
 pub(crate) struct IdentifyLocks {
-    connection: Option<MultiplexedConnection>,
+    /// One node, or the whole cluster routed by key slot (`redis+cluster://`): a
+    /// bucket's key lives in its slot, which need not be on the first listed node.
+    connection: Option<Connection>,
     /// `bytebot:identify:<bot user id>`.
     prefix: String,
     /// This process: `<host>:<pid>:<random>`.
@@ -64,7 +66,7 @@ impl IdentifyLocks {
             "gateway-discord-shards-{}-{}-of-{}",
             sharding.range.start, sharding.range.end, sharding.count
         );
-        let connection = match bus::connect(&BusConfig::new(redis_url.clone(), &role)).await {
+        let connection = match bus::connect_keyed(&BusConfig::new(redis_url.clone(), &role)).await {
             Ok(connection) => Some(connection),
             Err(err) => {
                 tracing::warn!(error = %err, "cannot reach redis to pace IDENTIFY with other gateway processes: shards start paced within this process only");

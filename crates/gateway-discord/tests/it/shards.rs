@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytebot_core::envelope::{self, OutboundMessage};
 use bytebot_test_support::{
-    RedisServer, free_local_addr, http_get, metric_value, scrape_until, wait_for_status, wait_until,
+    RedisCluster, RedisServer, free_local_addr, http_get, metric_value, scrape_until,
+    wait_for_status, wait_until,
 };
 use gateway_discord::{GatewayCounters, GatewayStats, Sharding};
 use tokio::sync::oneshot;
@@ -41,7 +42,12 @@ struct Process {
 
 impl Process {
     fn start(redis: &RedisServer, discord: &FakeDiscord, range: &str, count: u32) -> Process {
-        let mut config = support::config(redis, discord);
+        Process::start_on(&redis.url(), discord, range, count)
+    }
+
+    /// [`Process::start`] on any Redis URL (a cluster's).
+    fn start_on(redis_url: &str, discord: &FakeDiscord, range: &str, count: u32) -> Process {
+        let mut config = support::config_for_url(redis_url, discord);
         config.sharding = Some(Sharding::new(range.parse().unwrap(), count).unwrap());
         config.identify_interval = IDENTIFY_INTERVAL;
         let http_addr = free_local_addr();
@@ -570,4 +576,34 @@ async fn a_killed_process_restarts_and_its_shards_reply_again() {
         }
     }
     bot.abort();
+}
+
+/// On a Redis Cluster a bucket's IDENTIFY key lives in its own slot, usually on
+/// another master than the first listed node: the lock must still hold there, so two
+/// processes started together still identify one after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identify_locks_hold_on_a_redis_cluster() {
+    let count = 2;
+    let cluster = RedisCluster::start().await;
+    let discord = FakeDiscord::start().await;
+    discord.set_shards(count, 1);
+    let processes = [
+        Process::start_on(&cluster.url(), &discord, "0", count),
+        Process::start_on(&cluster.url(), &discord, "1", count),
+    ];
+    assert!(
+        wait_until(STARTUP, || discord.connected_shards() == [0, 1]).await,
+        "both shards connect: {:?}",
+        discord.connected_shards()
+    );
+    let identifies = discord.identifies();
+    assert_eq!(identifies.len(), 2, "{identifies:?}");
+    let gap = identifies[1].at - identifies[0].at;
+    assert!(
+        gap >= IDENTIFY_INTERVAL,
+        "one bucket identified twice {gap:?} apart on a cluster"
+    );
+    for process in processes {
+        process.stop().await;
+    }
 }

@@ -121,9 +121,14 @@ impl Gateway {
 }
 
 pub fn config(redis: &RedisServer, discord: &FakeDiscord) -> Config {
+    config_for_url(&redis.url(), discord)
+}
+
+/// [`config`] for any Redis URL (a cluster's).
+pub fn config_for_url(redis_url: &str, discord: &FakeDiscord) -> Config {
     let mut config = Config::new(
         SecretString::from(TOKEN),
-        RedisUrl::parse(&redis.url()).unwrap(),
+        RedisUrl::parse(redis_url).unwrap(),
     );
     config.discord_api_url = Some(discord.api_url());
     config.gateway.shutdown_timeout = Duration::from_secs(5);
