@@ -31,7 +31,7 @@ pub use http::{
 };
 pub use irc_server::{IrcClient, IrcLine, IrcServer, IrcServerBuilder};
 pub use proxy::TcpProxy;
-pub use redis_cluster::RedisCluster;
+pub use redis_cluster::{RedisCluster, RedisClusterBuilder};
 pub use redis_server::{RedisServer, RedisServerBuilder};
 
 /// The generous bound for "eventually" in every test: a guard against hangs, never a

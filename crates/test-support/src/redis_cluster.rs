@@ -1,5 +1,6 @@
 //! A private Redis Cluster per test: six `redis-server` processes (3 masters, 3
-//! replicas) on free loopback ports, joined by `redis-cli --cluster create`.
+//! replicas) on free loopback ports, joined by `redis-cli --cluster create`; optionally
+//! TLS-only (clients, cluster bus and replication) and with a password.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -15,33 +16,73 @@ struct Node {
     child: Mutex<Option<Child>>,
 }
 
-/// A Redis Cluster of six local nodes, killed on drop (their logs are printed when the
-/// test panics). Nodes time out after 1 s (`cluster-node-timeout 1000`), so a killed
-/// master's replica is promoted within a few seconds.
-#[derive(Debug)]
-pub struct RedisCluster {
-    nodes: Vec<Node>,
-    dir: tempfile::TempDir,
+/// Options for a [`RedisCluster`]; [`RedisCluster::start`] uses the defaults.
+#[derive(Debug, Default, Clone)]
+pub struct RedisClusterBuilder {
+    password: Option<String>,
+    tls: bool,
 }
 
-impl RedisCluster {
+impl RedisClusterBuilder {
+    /// Every node requires this password (`requirepass`, and `masterauth` for the
+    /// replicas).
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Every node speaks TLS only, to clients, on the cluster bus and for replication
+    /// (`tls-cluster`, `tls-replication`), with one self-signed certificate made by the
+    /// `openssl` command; [`RedisCluster::url`] is then `rediss+cluster://...#insecure`.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
     /// Starts six nodes and forms the cluster; returns once every slot is served.
     ///
     /// Panics (failing the test) when `redis-server` or `redis-cli` is missing or the
     /// cluster does not form, with the nodes' logs.
-    pub async fn start() -> RedisCluster {
+    pub async fn start(self) -> RedisCluster {
         let dir = tempfile::Builder::new()
             .prefix("bytebot-redis-cluster-")
             .tempdir()
             .expect("a temporary directory");
+        let certificate = self
+            .tls
+            .then(|| crate::redis_server::self_signed_certificate(dir.path()));
         let mut nodes = Vec::new();
         for _ in 0..6 {
             let port = crate::redis_server::free_port();
             let bus_port = crate::redis_server::free_port();
             let node_dir = dir.path().join(port.to_string());
             std::fs::create_dir(&node_dir).expect("a node directory");
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string()])
+            let mut command = Command::new("redis-server");
+            match &certificate {
+                Some((cert, key)) => {
+                    command
+                        .args(["--port", "0", "--tls-port", &port.to_string()])
+                        .args(["--tls-cluster", "yes", "--tls-replication", "yes"])
+                        .arg("--tls-cert-file")
+                        .arg(cert)
+                        .arg("--tls-key-file")
+                        .arg(key)
+                        .arg("--tls-ca-cert-file")
+                        .arg(cert)
+                        .args(["--tls-auth-clients", "no"]);
+                }
+                None => {
+                    command.args(["--port", &port.to_string()]);
+                }
+            }
+            if let Some(password) = &self.password {
+                command
+                    .arg("--requirepass")
+                    .arg(password)
+                    .arg("--masterauth")
+                    .arg(password);
+            }
+            let child = command
                 .args(["--cluster-port", &bus_port.to_string()])
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
                 .args(["--cluster-config-file", "nodes.conf"])
@@ -62,7 +103,11 @@ impl RedisCluster {
                 child: Mutex::new(Some(child)),
             });
         }
-        let cluster = RedisCluster { nodes, dir };
+        let cluster = RedisCluster {
+            nodes,
+            dir,
+            options: self,
+        };
         for node in &cluster.nodes {
             cluster.wait_for_ping(node.port).await;
         }
@@ -71,7 +116,14 @@ impl RedisCluster {
             .iter()
             .map(|node| format!("127.0.0.1:{}", node.port))
             .collect();
-        let created = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some((cert, _)) = &certificate {
+            create.arg("--tls").arg("--cacert").arg(cert);
+        }
+        if let Some(password) = &cluster.options.password {
+            create.arg("-a").arg(password).arg("--no-auth-warning");
+        }
+        let created = create
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "1", "--cluster-yes"])
@@ -87,15 +139,65 @@ impl RedisCluster {
         cluster.wait_until_healthy().await;
         cluster
     }
+}
 
-    /// `redis+cluster://127.0.0.1:<port>,...` listing every node.
+/// A Redis Cluster of six local nodes, killed on drop (their logs are printed when the
+/// test panics). Nodes time out after 1 s (`cluster-node-timeout 1000`), so a killed
+/// master's replica is promoted within a few seconds.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<Node>,
+    dir: tempfile::TempDir,
+    options: RedisClusterBuilder,
+}
+
+impl RedisCluster {
+    /// Starts a plain cluster (no TLS, no password); see [`RedisCluster::builder`].
+    pub async fn start() -> RedisCluster {
+        RedisClusterBuilder::default().start().await
+    }
+
+    /// Options for a cluster with TLS or a password.
+    pub fn builder() -> RedisClusterBuilder {
+        RedisClusterBuilder::default()
+    }
+
+    /// `redis+cluster://127.0.0.1:<port>,...` listing every node, with the password
+    /// when one is set (`rediss+cluster://...#insecure` for a TLS cluster: its
+    /// certificate is self-signed).
     pub fn url(&self) -> String {
         let nodes: Vec<String> = self
             .nodes
             .iter()
             .map(|node| format!("127.0.0.1:{}", node.port))
             .collect();
-        format!("redis+cluster://{}", nodes.join(","))
+        let (scheme, fragment) = self.scheme_and_fragment();
+        format!(
+            "{scheme}+cluster://{}{}{fragment}",
+            self.userinfo(),
+            nodes.join(",")
+        )
+    }
+
+    /// The URL of one node on its own, as a plain redis-rs client takes it.
+    pub fn node_url(&self, port: u16) -> String {
+        let (scheme, fragment) = self.scheme_and_fragment();
+        format!("{scheme}://{}127.0.0.1:{port}{fragment}", self.userinfo())
+    }
+
+    fn scheme_and_fragment(&self) -> (&'static str, &'static str) {
+        if self.options.tls {
+            ("rediss", "#insecure")
+        } else {
+            ("redis", "")
+        }
+    }
+
+    fn userinfo(&self) -> String {
+        self.options
+            .password
+            .as_ref()
+            .map_or_else(String::new, |password| format!(":{password}@"))
     }
 
     /// Every node's client port.
@@ -105,7 +207,7 @@ impl RedisCluster {
 
     /// A plain connection to one node, for the test's own commands.
     pub async fn node_connection(&self, port: u16) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        redis::Client::open(self.node_url(port))
             .expect("a valid url")
             .get_multiplexed_async_connection()
             .await
@@ -180,7 +282,7 @@ impl RedisCluster {
     }
 
     async fn query(&self, port: u16, args: &[&str]) -> String {
-        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
+        let Ok(client) = redis::Client::open(self.node_url(port)) else {
             return String::new();
         };
         let Ok(mut connection) = client.get_multiplexed_async_connection().await else {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytebot_core::bot::{Bot, BotCounters, BotOptions};
-use bytebot_core::bus::{OutboxOptions, Publisher, SubscribeOptions, Subscription};
+use bytebot_core::bus::{OutboxOptions, Publisher, RedisUrl, SubscribeOptions, Subscription};
 use bytebot_core::envelope::{Author, InboundMessage, OutboundMessage, decode_outbound};
 use bytebot_core::group::GroupName;
 use bytebot_core::pattern::Pattern;
@@ -296,6 +296,96 @@ async fn a_master_failover_loses_only_what_was_in_flight() {
             .await
             .expect("a replica stops")
             .unwrap();
+    }
+    listener.abort();
+}
+
+/// `rediss+cluster://` end to end: the URL of a TLS-only cluster with a password
+/// parses, never prints the password, and carries pub/sub and a group's claims (keys
+/// in every master's slots) over TLS; the nodes refuse plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_cluster_with_a_password_works_and_never_prints_it() {
+    const PASSWORD: &str = "cl-S3CRET-pw";
+    let cluster = RedisCluster::builder()
+        .tls()
+        .password(PASSWORD)
+        .start()
+        .await;
+    let url = cluster.url();
+    assert!(url.starts_with("rediss+cluster://"), "{url}");
+    let parsed = RedisUrl::parse(&url).unwrap();
+    for printed in [parsed.to_string(), format!("{parsed:?}")] {
+        assert!(!printed.contains(PASSWORD), "{printed}");
+        assert!(
+            printed.contains("rediss+cluster://:***@127.0.0.1:"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains(",127.0.0.1:") && printed.contains("#insecure"),
+            "{printed}"
+        );
+    }
+    assert!(parsed.is_cluster() && parsed.has_password());
+    assert_eq!(parsed.redacted().matches(",127.0.0.1:").count(), 5);
+
+    let (replies, listener) = Replies::listen(&url).await;
+    let group = GroupName::new("tls-pingers").unwrap();
+    let replicas = [replica(&url, &group).await, replica(&url, &group).await];
+    let publisher = Publisher::start(bus_config(&url, "test-publisher"), OutboxOptions::default());
+    let messages: Vec<InboundMessage> =
+        (0..100).map(|i| inbound(&format!("r{}", i % 10))).collect();
+    for message in &messages {
+        publisher.publish(message.topic.to_string(), message.encode());
+    }
+    assert!(
+        wait_until(PATIENCE, || messages
+            .iter()
+            .all(|m| replies.count(m.id) >= 1))
+        .await,
+        "not every message was answered over TLS"
+    );
+    for replica in &replicas {
+        let counters = replica.counters.clone();
+        assert!(
+            wait_until(PATIENCE, || {
+                let claims = counters.claims();
+                claims.won + claims.lost >= 100
+            })
+            .await,
+            "a replica did not decide on every claim: {:?}",
+            counters.claims()
+        );
+    }
+    assert_eq!(replies.duplicated(), 0);
+    let won: u64 = replicas.iter().map(|r| r.counters.claims().won).sum();
+    assert_eq!(won, 100);
+    // The claim keys are spread over the masters, each reached over TLS.
+    let mut masters_with_claims = 0;
+    for port in cluster.masters().await {
+        let mut connection = cluster.node_connection(port).await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("bytebot:claim:tls-pingers:*")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            masters_with_claims += 1;
+        }
+    }
+    assert!(masters_with_claims >= 2, "{masters_with_claims}");
+
+    // A node speaks TLS only: the plain-text protocol gets no answer.
+    let plain = bus_config(
+        &format!("redis://:{PASSWORD}@127.0.0.1:{}", cluster.ports()[0]),
+        "t",
+    )
+    .with_connection_timeout(Duration::from_secs(2))
+    .with_response_timeout(Duration::from_secs(2));
+    assert!(bytebot_core::bus::connect(&plain).await.is_err());
+
+    for replica in replicas {
+        let _ = replica.stop.send(());
+        replica.task.await.unwrap();
     }
     listener.abort();
 }
