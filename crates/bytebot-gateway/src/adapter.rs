@@ -88,6 +88,10 @@ pub struct TextLimits {
     /// The most bytes of UTF-8 in one message, for platforms that count bytes (IRC);
     /// `None` when only characters count.
     pub max_bytes: Option<usize>,
+    /// Whether the platform renders Markdown code blocks (` ``` ` fences, Discord): then
+    /// a block cut by a split is closed at the end of one part and reopened, with the
+    /// same language tag, at the start of the next, so every part renders as code.
+    pub code_fences: bool,
 }
 
 impl TextLimits {
@@ -96,7 +100,14 @@ impl TextLimits {
         TextLimits {
             max_chars: max_chars.max(1),
             max_bytes: None,
+            code_fences: false,
         }
+    }
+
+    /// The same limits, for a platform that renders ` ``` ` code blocks.
+    pub fn with_code_fences(mut self) -> TextLimits {
+        self.code_fences = true;
+        self
     }
 
     /// The same limits, and also at most `max_bytes` bytes per message.

@@ -34,22 +34,146 @@ pub fn clean_text(content: &str) -> Cow<'_, str> {
 /// limit. The separator at a split is dropped (a `\r\n` as a whole); every other
 /// character is kept. Chunks with nothing but whitespace are left out, so an empty
 /// message is never sent. Content within the limit is returned unchanged.
+///
+/// With [`TextLimits::code_fences`], a ` ``` ` code block cut by a split is closed at
+/// the end of its chunk (` ``` ` on a line of its own) and reopened at the start of the
+/// next with the same language tag (` ```rust `), all within the limits; see
+/// [`split_fenced`].
 pub fn split_content(content: &str, limits: TextLimits) -> Vec<String> {
+    if limits.code_fences
+        && content.contains(FENCE)
+        && let Some(chunks) = split_fenced(content, limits)
+    {
+        return chunks;
+    }
     let mut chunks = Vec::new();
     let mut rest = content;
     loop {
-        // The byte offset of the first character past the limits, if there is one.
-        let Some((window_end, next)) = first_overflow(rest, limits) else {
+        let Some((chunk_end, resume)) = next_cut(rest, limits) else {
             push_chunk(&mut chunks, rest);
             return chunks;
         };
-        // The window includes that next character, so a separator right after a full
-        // chunk counts as a boundary.
-        let window = &rest[..window_end + next.len_utf8()];
-        let (chunk_end, resume) = break_point(window).unwrap_or((window_end, window_end));
         push_chunk(&mut chunks, &rest[..chunk_end]);
         rest = &rest[resume..];
     }
+}
+
+/// Where the first chunk of `text` ends and the rest resumes (bytes), or `None` when
+/// all of `text` fits.
+fn next_cut(text: &str, limits: TextLimits) -> Option<(usize, usize)> {
+    // The byte offset of the first character past the limits, if there is one.
+    let (window_end, next) = first_overflow(text, limits)?;
+    // The window includes that next character, so a separator right after a full
+    // chunk counts as a boundary.
+    let window = &text[..window_end + next.len_utf8()];
+    Some(break_point(window).unwrap_or((window_end, window_end)))
+}
+
+/// A Markdown code fence, as Discord reads it: three backticks, paired anywhere in the
+/// text (not only at line starts); an opening fence followed by a tag and a line break
+/// gives the block its language.
+const FENCE: &str = "```";
+
+/// The longest language tag carried over to a reopened block; a longer "tag" is text.
+const MAX_LANGUAGE: usize = 32;
+
+/// The smallest room left for text in a chunk once a reopening fence and a closing
+/// one are counted; below it (a platform with tiny messages) fences are not kept.
+const MIN_FENCED_BODY: usize = 16;
+
+/// [`split_content`] for text with code fences: each chunk is cut with room for the
+/// fences it may need (a reopening ` ```lang\n ` before, a closing `\n``` ` after), so
+/// that every chunk but the last has balanced fences. `None` when the limits are too
+/// small for that; the caller then splits plainly.
+pub fn split_fenced(content: &str, limits: TextLimits) -> Option<Vec<String>> {
+    let mut chunks = Vec::new();
+    let mut rest = content;
+    // The language of the block open at the start of `rest` (Some("") for none).
+    let mut open: Option<String> = None;
+    loop {
+        let reopen = open
+            .as_deref()
+            .map(|language| format!("{FENCE}{language}\n"))
+            .unwrap_or_default();
+        let close = format!("\n{FENCE}");
+        let reserved_chars = reopen.chars().count() + close.len();
+        let budget = TextLimits {
+            max_chars: limits.max_chars.checked_sub(reserved_chars)?,
+            max_bytes: match limits.max_bytes {
+                Some(bytes) => Some(bytes.checked_sub(reopen.len() + close.len())?),
+                None => None,
+            },
+            code_fences: false,
+        };
+        if budget.max_chars < MIN_FENCED_BODY
+            || budget
+                .max_bytes
+                .is_some_and(|bytes| bytes < MIN_FENCED_BODY * 4)
+        {
+            return None;
+        }
+        let (body, resume) = match next_cut(rest, budget) {
+            None => (rest, rest.len()),
+            Some((chunk_end, resume)) => {
+                // Never cut a run of backticks: that would make or break a fence.
+                let backticks =
+                    rest[..chunk_end].len() - rest[..chunk_end].trim_end_matches('`').len();
+                if backticks > 0 && rest[chunk_end..].starts_with('`') && backticks < chunk_end {
+                    let end = chunk_end - backticks;
+                    (&rest[..end], end)
+                } else {
+                    (&rest[..chunk_end], resume)
+                }
+            }
+        };
+        // Nothing but whitespace after the cut: this is the last chunk (a block
+        // reopened for it would be empty).
+        let last = rest[resume..].trim().is_empty();
+        let after = fence_state(body, open.clone());
+        let mut chunk = reopen;
+        chunk.push_str(body);
+        if after.is_some() && !last {
+            if !chunk.ends_with('\n') {
+                chunk.push('\n');
+            }
+            chunk.push_str(FENCE);
+        }
+        push_chunk(&mut chunks, &chunk);
+        if last {
+            return Some(chunks);
+        }
+        rest = &rest[resume..];
+        open = after;
+    }
+}
+
+/// Whether a code block is open at the end of `text`, given the state at its start
+/// (`Some(language)`, `""` for a block without one), counting fences as Discord pairs
+/// them.
+fn fence_state(text: &str, mut open: Option<String>) -> Option<String> {
+    let mut rest = text;
+    while let Some(index) = rest.find(FENCE) {
+        let after = &rest[index + FENCE.len()..];
+        open = match open {
+            Some(_) => None,
+            None => Some(language(after)),
+        };
+        rest = after;
+    }
+    open
+}
+
+/// The language tag right after an opening fence: `[a-z0-9_+\-.#]` up to a line break.
+fn language(after_fence: &str) -> String {
+    let Some((tag, _)) = after_fence.split_once('\n') else {
+        return String::new();
+    };
+    let valid = !tag.is_empty()
+        && tag.chars().count() <= MAX_LANGUAGE
+        && tag.chars().all(|character| {
+            character.is_ascii_alphanumeric() || matches!(character, '_' | '+' | '-' | '.' | '#')
+        });
+    if valid { tag.to_owned() } else { String::new() }
 }
 
 /// The byte offset of the first character of `text` that does not fit in one message,
@@ -102,11 +226,13 @@ fn push_chunk(chunks: &mut Vec<String>, chunk: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const LIMIT: usize = 2000;
     const DISCORD: TextLimits = TextLimits {
         max_chars: LIMIT,
         max_bytes: None,
+        code_fences: true,
     };
 
     fn words(n_words: usize) -> String {
@@ -241,5 +367,147 @@ mod tests {
         assert_eq!(clean_text("\u{0}\u{1b}\u{7f}"), "");
         // C1 controls and other Unicode are left alone.
         assert_eq!(clean_text("caf\u{e9} \u{85}"), "caf\u{e9} \u{85}");
+    }
+
+    fn fences(text: &str) -> usize {
+        text.matches(FENCE).count()
+    }
+
+    /// A code block cut by the 2000-character split is closed at the end of the first
+    /// part and reopened with its language at the start of the next: both render as
+    /// Rust, and no line of code is lost.
+    #[test]
+    fn a_code_block_cut_by_the_split_is_closed_and_reopened() {
+        let code: Vec<String> = (0..150).map(|i| format!("let x{i} = {i};")).collect();
+        let content = format!("Here:\n```rust\n{}\n```\nDone.", code.join("\n"));
+        assert!(content.chars().count() > 2000);
+        let chunks = split_content(&content, DISCORD);
+        assert_eq!(chunks.len(), 2, "{chunks:#?}");
+        assert_within_limit(&chunks, LIMIT);
+        assert!(chunks[0].starts_with("Here:\n```rust\nlet x0 = 0;"));
+        assert!(chunks[0].ends_with(";\n```"), "{}", &chunks[0][1900..]);
+        assert!(
+            chunks[1].starts_with("```rust\nlet x"),
+            "{}",
+            &chunks[1][..40]
+        );
+        assert!(chunks[1].ends_with("let x149 = 149;\n```\nDone."));
+        for chunk in &chunks {
+            assert_eq!(fences(chunk) % 2, 0, "unbalanced: {chunk}");
+        }
+        let lines: Vec<&str> = chunks
+            .iter()
+            .flat_map(|chunk| chunk.lines())
+            .filter(|line| line.starts_with("let "))
+            .collect();
+        assert_eq!(lines, code, "a line of code was lost, cut or repeated");
+    }
+
+    /// Without a language the block is reopened bare; text without fences splits as it
+    /// always did; a platform without code blocks gets no fences added.
+    #[test]
+    fn fences_are_added_only_where_a_block_is_cut() {
+        let content = format!("```\n{}\n```", "word ".repeat(600).trim_end());
+        let chunks = split_content(&content, DISCORD);
+        assert!(chunks.len() >= 2);
+        assert!(chunks[1].starts_with("```\nword"), "{}", &chunks[1][..20]);
+        assert!(chunks.iter().all(|chunk| fences(chunk) == 2));
+        // Two blocks: wherever the cuts fall, each part is balanced and a cut block
+        // goes on as Python.
+        let block = format!("```py\n{}\n```", "x = 1\n".repeat(250).trim_end());
+        let chunks = split_content(&format!("{block}\n{block}"), DISCORD);
+        assert_eq!(chunks.len(), 2);
+        assert!(
+            chunks[1].starts_with("```py\nx = 1"),
+            "{}",
+            &chunks[1][..20]
+        );
+        assert!(chunks.iter().all(|chunk| fences(chunk).is_multiple_of(2)));
+        let n_lines: usize = chunks
+            .iter()
+            .map(|chunk| chunk.matches("x = 1").count())
+            .sum();
+        assert_eq!(n_lines, 500);
+        // An unclosed block in the input stays unclosed at the end (the author's text).
+        let open = format!("```\n{}", "y ".repeat(1500));
+        let chunks = split_content(&open, DISCORD);
+        assert_eq!(fences(&chunks[0]), 2);
+        assert_eq!(fences(chunks.last().unwrap()), 1);
+        // IRC and other platforms without code blocks: plain splitting.
+        let plain = TextLimits::chars(2000);
+        assert!(split_content(&content, plain)[1].starts_with("word"));
+    }
+
+    /// Discord pairs fences anywhere (```inline```), and a tag is only a tag when a line
+    /// break follows it.
+    #[test]
+    fn fence_state_follows_discords_pairing() {
+        assert_eq!(fence_state("a ```x``` b", None), None);
+        assert_eq!(fence_state("```rust\nfn", None).as_deref(), Some("rust"));
+        assert_eq!(fence_state("```not a tag\nfn", None).as_deref(), Some(""));
+        assert_eq!(fence_state("fn\n```\nok", Some("rust".into())), None);
+        assert_eq!(
+            fence_state("no fences", Some("c".into())).as_deref(),
+            Some("c")
+        );
+        assert_eq!(language("c++\n"), "c++");
+        assert_eq!(language(&format!("{}\n", "a".repeat(40))), "");
+    }
+
+    /// Tiny limits (the toy platform's 10 characters) leave no room for fences: plain
+    /// splitting, never a panic or a chunk over the limit.
+    #[test]
+    fn tiny_limits_fall_back_to_plain_splitting() {
+        let tiny = TextLimits::chars(10).with_code_fences();
+        let chunks = split_content("```rust\nfn main() {}\n```", tiny);
+        assert_within_limit(&chunks, 10);
+    }
+
+    /// Markdown made of words, line breaks, backticks, inline and block fences with and
+    /// without a language. The words are non-ASCII, so that none becomes a language tag
+    /// (which a reopened block repeats): the one tag is `+++`, left out when comparing.
+    fn markdown() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            4 => "[éßøü]{1,12}".prop_map(|word| word),
+            3 => Just(" ".to_owned()),
+            3 => Just("\n".to_owned()),
+            1 => Just("```".to_owned()),
+            1 => Just("```\n".to_owned()),
+            1 => Just("```+++\n".to_owned()),
+            1 => Just("`".to_owned()),
+            1 => "[éß🦀]{20,60}".prop_map(|word| word),
+        ];
+        proptest::collection::vec(token, 0..120).prop_map(|tokens| tokens.concat())
+    }
+
+    proptest! {
+        /// Every part is within the limits and never blank; every part but the last has
+        /// balanced fences (the last too when the input had); no word is lost.
+        #[test]
+        fn split_code_blocks_stay_fenced(content in markdown(), max_chars in 40usize..120, bytes in proptest::bool::ANY) {
+            let mut limits = TextLimits::chars(max_chars).with_code_fences();
+            if bytes {
+                limits = limits.with_max_bytes(max_chars * 2);
+            }
+            let chunks = split_content(&content, limits);
+            for chunk in &chunks {
+                prop_assert!(chunk.chars().count() <= limits.max_chars, "{chunk:?}");
+                prop_assert!(chunk.len() <= limits.max_bytes.unwrap_or(usize::MAX), "{chunk:?}");
+                prop_assert!(!chunk.trim().is_empty());
+            }
+            if let Some((last, others)) = chunks.split_last() {
+                for chunk in others {
+                    prop_assert_eq!(fences(chunk) % 2, 0, "unbalanced part {:?} of {:?}", chunk, chunks);
+                }
+                if fences(&content).is_multiple_of(2) {
+                    prop_assert_eq!(fences(last) % 2, 0, "unbalanced last part of {:?}", chunks);
+                }
+            }
+            // Only backticks, whitespace and reopened language tags are added.
+            let letters = |text: &str| -> String {
+                text.chars().filter(|c| !c.is_whitespace() && !matches!(c, '`' | '+')).collect()
+            };
+            prop_assert_eq!(letters(&chunks.concat()), letters(&content));
+        }
     }
 }

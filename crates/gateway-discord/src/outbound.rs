@@ -91,7 +91,7 @@ impl Adapter for Discord {
     }
 
     fn text_limits(&self) -> TextLimits {
-        TextLimits::chars(MESSAGE_LIMIT)
+        TextLimits::chars(MESSAGE_LIMIT).with_code_fences()
     }
 
     fn prepare(&self, channel_id: &ChannelId, action: Action) -> Result<Request, PrepareError> {

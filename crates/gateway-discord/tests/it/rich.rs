@@ -193,3 +193,50 @@ async fn bad_extras_get_a_failed_receipt_naming_them() {
     assert!(gateway.discord.posted_in(CHANNEL).is_empty());
     gateway.stop().await.unwrap();
 }
+
+/// A code block longer than Discord's 2000 characters arrives as two messages that
+/// both render as Rust: the first closes the block, the second reopens it; the embed
+/// comes with the last part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_block_split_across_parts_stays_fenced() {
+    let gateway = Gateway::start().await;
+    let mut receipts = gateway.subscribe("receipt.discord.*").await;
+    let code: Vec<String> = (0..200).map(|i| format!("let x{i} = {i};")).collect();
+    let content = format!("```rust\n{}\n```", code.join("\n"));
+    let payload = json!({"content": content, "embeds": [{"title": "after the code"}]});
+    gateway
+        .publish(&outbound_topic(CHANNEL), payload.to_string())
+        .await;
+    let (_, receipt) = next_json(&mut receipts).await;
+    assert_eq!(receipt["ok"], json!(true), "{receipt}");
+    assert_eq!(receipt["message_ids"].as_array().unwrap().len(), 2);
+    let posted = gateway.discord.posted_in(CHANNEL);
+    let parts: Vec<&str> = posted.iter().map(|message| message.content()).collect();
+    assert!(parts[0].starts_with("```rust\nlet x0 = 0;"));
+    assert!(
+        parts[0].ends_with("\n```"),
+        "{}",
+        &parts[0][parts[0].len() - 30..]
+    );
+    assert!(
+        parts[1].starts_with("```rust\nlet x"),
+        "{}",
+        &parts[1][..30]
+    );
+    assert!(parts[1].ends_with("let x199 = 199;\n```"));
+    for part in &parts {
+        assert!(part.chars().count() <= 2000);
+        assert_eq!(part.matches("```").count(), 2, "{part}");
+    }
+    assert!(
+        posted[0]
+            .body
+            .get("embeds")
+            .is_none_or(|embeds| embeds == &json!([]))
+    );
+    assert_eq!(
+        posted[1].body["embeds"][0]["title"],
+        json!("after the code")
+    );
+    gateway.stop().await.unwrap();
+}
