@@ -101,16 +101,24 @@ def answer(message):
     return None
 
 
+def answer_interaction(interaction):
+    """The answer to a slash command, or None to stay quiet: `/ping` -> pong."""
+    if interaction.get("type") == "command" and interaction.get("name") == "ping":
+        return "pong"
+    return None
+
+
 def handle(client, channel, payload, claimer=None):
     try:
         message = decode_inbound(payload)
     except ValueError as err:
         log.warning("skipping an undecodable message on %s: %s", channel, err)
         return
-    if message.get("kind", "message") != "message":
+    kind = message.get("kind", "message")
+    if kind not in ("message", "interaction"):
         # An edit, a deletion, a reaction, or a kind added after this bot was written:
         # answering an edited `!ping` would answer it twice.
-        log.debug("skipping a %s event on %s", message.get("kind"), channel)
+        log.debug("skipping a %s event on %s", kind, channel)
         return
     if message["author"].get("bot", True):
         # The loop guard: never answer bots (a missing flag counts as a bot).
@@ -123,6 +131,19 @@ def handle(client, channel, payload, claimer=None):
             return
         if not won:
             return  # another replica of the group answers it
+    if kind == "interaction":
+        # A Discord slash command: answered by the envelope's id, not by a message.
+        content = answer_interaction(message.get("interaction") or {})
+        if content is None:
+            return  # not our command (another bot's, or a button, a modal...)
+        reply = {
+            "v": 1,
+            "action": "respond",  # the answer to the interaction itself
+            "content": content,
+            "in_reply_to": message["id"],  # required: says which interaction
+        }
+        client.publish(message["reply_topic"], json.dumps(reply))
+        return
     content = answer(message)
     if content is None or not content.strip():
         return  # never publish an empty reply

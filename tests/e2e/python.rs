@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 use bytebot_core::Topic;
 use bytebot_core::bus::{SubscribeOptions, Subscription};
-use bytebot_core::envelope::{Author, InboundKind, InboundMessage, decode_outbound};
+use bytebot_core::envelope::{
+    Author, InboundKind, InboundMessage, Interaction, OutboundAction, decode_outbound,
+};
 use bytebot_core::pattern::Pattern;
 use bytebot_e2e::{
     Daemon, PATIENCE, received_by, router_tools, stderr, stdout, target_dir, workspace_root,
@@ -139,6 +141,31 @@ async fn the_python_subscriber_answers_ping() {
         .unwrap();
     let reply = decode_outbound(&delivery.payload).unwrap();
     assert_eq!(reply.in_reply_to, Some(ping.id), "{}", bot.log());
+
+    // A Discord slash command, `/ping`: answered with `respond` by the envelope's id.
+    let mut slash = InboundMessage::event(
+        InboundKind::Interaction,
+        topic.clone(),
+        "i1",
+        Author::new("x", "x"),
+    );
+    let mut details = Interaction::default();
+    details.name = Some("ping".into());
+    slash.interaction = Some(details);
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(topic.to_string())
+        .arg(slash.encode())
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(PATIENCE, replies.recv())
+        .await
+        .expect("an answer to the slash command in time")
+        .unwrap();
+    let respond = decode_outbound(&delivery.payload).unwrap();
+    assert_eq!(respond.action, OutboundAction::Respond, "{}", bot.log());
+    assert_eq!(respond.content, "pong");
+    assert_eq!(respond.in_reply_to, Some(slash.id));
 
     let status = bot.terminate().await;
     assert!(status.success(), "{status:?}\n{}", bot.log());
