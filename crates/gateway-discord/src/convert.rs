@@ -8,7 +8,7 @@
 
 use bytebot_core::envelope::{
     Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, MentionPolicy,
-    Reaction as EnvelopeReaction, UNKNOWN_USER,
+    Reaction as EnvelopeReaction, Sticker, UNKNOWN_USER,
 };
 use bytebot_core::{Direction, Space, Topic, TopicError};
 use bytebot_gateway::Text;
@@ -170,7 +170,38 @@ pub fn inbound_envelope(message: &Message) -> Result<InboundMessage, TopicError>
         .filter(|reference| reference.kind == MessageReferenceKind::Default)
         .and_then(|reference| reference.message_id)
         .map(|message_id| message_id.to_string());
+    let mut discord = DiscordDetails::default();
+    discord.embeds = message
+        .embeds
+        .iter()
+        .filter_map(|embed| object(serde_json::to_value(embed)))
+        .collect();
+    discord.components = message
+        .components
+        .iter()
+        .filter_map(|row| object(serde_json::to_value(row)))
+        .collect();
+    discord.stickers = message
+        .sticker_items
+        .iter()
+        .map(|sticker| Sticker {
+            id: sticker.id.to_string(),
+            name: sticker.name.clone(),
+            url: sticker.image_url(),
+        })
+        .collect();
+    envelope.discord = (!discord.is_empty()).then_some(discord);
     Ok(envelope)
+}
+
+/// A Discord object (an embed, an action row) as serenity serializes it: JSON.
+fn object(
+    value: Result<serde_json::Value, serde_json::Error>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    match value {
+        Ok(serde_json::Value::Object(object)) => Some(object),
+        _ => None,
+    }
 }
 
 /// The `message_edited` envelope for a `MESSAGE_UPDATE`, or `None` when it is not an
@@ -572,6 +603,40 @@ mod tests {
         assert!(envelope.is_direct());
         assert_eq!(envelope.author.display_name.as_deref(), Some("Alice A."));
         assert_eq!(envelope.reply_to, None);
+    }
+
+    /// Embeds and components arrive as Discord's JSON, stickers with their image; a
+    /// plain message has no `discord` object at all.
+    #[test]
+    fn embeds_components_and_stickers_are_carried_as_data() {
+        let mut value = message_json(Some("1190804811990446190"));
+        value["embeds"] = json!([{"type": "rich", "title": "Build", "color": 5_763_719,
+            "fields": [{"name": "status", "value": "ok", "inline": false}]}]);
+        value["components"] = json!([{"type": 1, "components": [
+            {"type": 2, "style": 1, "label": "Again", "custom_id": "bot:again"}]}]);
+        value["sticker_items"] =
+            json!([{"id": "749054660769218631", "name": "Wave", "format_type": 1}]);
+        let envelope = inbound_envelope(&discord_message(value)).unwrap();
+        let discord = envelope.discord.clone().expect("a discord object");
+        assert_eq!(discord.embeds[0]["title"], json!("Build"));
+        assert_eq!(discord.embeds[0]["color"], json!(5_763_719));
+        assert_eq!(discord.embeds[0]["fields"][0]["value"], json!("ok"));
+        let button = &discord.components[0]["components"][0];
+        assert_eq!(
+            (&button["custom_id"], &button["label"]),
+            (&json!("bot:again"), &json!("Again"))
+        );
+        assert_eq!(discord.stickers[0].name, "Wave");
+        assert_eq!(
+            discord.stickers[0].url.as_deref(),
+            Some("https://cdn.discordapp.com/stickers/749054660769218631.png")
+        );
+        // Through the envelope's JSON and back.
+        let decoded = bytebot_core::envelope::decode_inbound(&envelope.encode()).unwrap();
+        assert_eq!(decoded.discord, Some(discord));
+
+        let plain = inbound_envelope(&discord_message(message_json(Some("1")))).unwrap();
+        assert_eq!(plain.discord, None);
     }
 
     #[test]

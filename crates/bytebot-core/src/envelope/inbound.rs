@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    EnvelopeError, Interaction, WIRE_VERSION, check_direction, check_same, check_version, schema,
+    ComponentRow, Embed, EnvelopeError, Interaction, WIRE_VERSION, check_direction, check_same,
+    check_version, schema,
 };
 use crate::topic::{Direction, Topic};
 
@@ -195,6 +196,31 @@ pub struct DiscordDetails {
     /// On a reaction event: whether it is a super reaction (Discord's "burst").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub burst: bool,
+    /// On `message`: the message's embeds, in Discord's embed JSON (the same shape as
+    /// an outbound `embeds` entry, plus what Discord adds, such as `type` and
+    /// `proxy_url`). Empty (absent) when none; a link preview Discord adds later
+    /// arrives as an update, which is not published.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub embeds: Vec<Embed>,
+    /// On `message`: its component rows (buttons, select menus), in Discord's JSON, as
+    /// data: clicks on them arrive as interactions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentRow>,
+    /// On `message`: the stickers sent with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stickers: Vec<Sticker>,
+}
+
+/// A Discord sticker sent with a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Sticker {
+    /// The sticker's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Where its image is (absent for a format Discord serves no image for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl DiscordDetails {

@@ -39,7 +39,7 @@ use serde::de::DeserializeOwned;
 use crate::topic::{Direction, Topic};
 
 pub use inbound::{
-    Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, Reaction,
+    Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, Reaction, Sticker,
     UNKNOWN_USER,
 };
 pub use interaction::{

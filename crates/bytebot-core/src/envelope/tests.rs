@@ -44,6 +44,23 @@ fn full_inbound() -> InboundMessage {
     message.discord = Some(DiscordDetails {
         message_author_id: Some("80351110224678912".into()),
         burst: true,
+        embeds: vec![
+            json!({"title": "x", "type": "rich"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ],
+        components: vec![
+            json!({"type": 1, "components": []})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ],
+        stickers: vec![Sticker {
+            id: "749054660769218631".into(),
+            name: "Wave".into(),
+            url: None,
+        }],
     });
     message
 }
