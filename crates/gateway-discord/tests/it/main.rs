@@ -10,6 +10,7 @@ mod fake_discord;
 mod health;
 mod inbound;
 mod intents;
+mod interaction_bench;
 mod interactions;
 mod outbound;
 mod resilience;

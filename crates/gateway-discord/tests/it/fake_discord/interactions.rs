@@ -283,6 +283,8 @@ pub(super) struct Interactions {
     /// initial response once there is one.
     live: Mutex<HashMap<u64, Live>>,
     calls: Mutex<Vec<InteractionCall>>,
+    /// Rung at every call.
+    called: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -320,6 +322,26 @@ impl FakeDiscord {
         self.state.interactions.calls.lock().unwrap().clone()
     }
 
+    /// Waits (up to `patience`) for the first call about `interaction_id`.
+    pub async fn first_call(
+        &self,
+        interaction_id: u64,
+        patience: Duration,
+    ) -> Option<InteractionCall> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let called = self.state.interactions.called.notified();
+            tokio::pin!(called);
+            called.as_mut().enable();
+            if let Some(call) = self.calls_for(interaction_id).into_iter().next() {
+                return Some(call);
+            }
+            if tokio::time::timeout_at(deadline, called).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// The calls about one interaction.
     pub fn calls_for(&self, interaction_id: u64) -> Vec<InteractionCall> {
         self.interaction_calls()
@@ -331,6 +353,7 @@ impl FakeDiscord {
 
 /// Answers `/api/v10/interactions/...` and `/api/v10/webhooks/...`.
 pub(super) fn answer(state: &State, request: &RestRequest, segments: &[&str]) -> (u16, Value) {
+    let arrived = Instant::now();
     let interactions = &state.interactions;
     let mut live = interactions.live.lock().unwrap();
     let by_token = |token: &str| {
@@ -396,8 +419,9 @@ pub(super) fn answer(state: &State, request: &RestRequest, segments: &[&str]) ->
         body: request.body.clone(),
         status,
         code,
-        at: Instant::now(),
+        at: arrived,
     });
+    interactions.called.notify_waiters();
     (status, response)
 }
 
