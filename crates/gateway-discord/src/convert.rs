@@ -194,6 +194,14 @@ pub fn inbound_envelope(message: &Message) -> Result<InboundMessage, TopicError>
     Ok(envelope)
 }
 
+/// Marks `envelope` as happening in a thread of the channel `parent`.
+pub fn set_thread_parent(envelope: &mut InboundMessage, parent: ChannelId) {
+    envelope
+        .discord
+        .get_or_insert_with(DiscordDetails::default)
+        .parent_channel_id = Some(parent.to_string());
+}
+
 /// A Discord object (an embed, an action row) as serenity serializes it: JSON.
 fn object(
     value: Result<serde_json::Value, serde_json::Error>,

@@ -22,9 +22,10 @@ use bytebot_core::TopicError;
 use bytebot_core::envelope::{InboundKind, InboundMessage};
 use bytebot_gateway::Inbound;
 use serenity::all::{
-    ChannelId, CollectorCallback, Context, Event, EventHandler, GuildId, Interaction, Message,
-    MessageCreateEvent, MessageDeleteEvent, MessageId, MessageUpdateEvent, Reaction,
-    ReactionAddEvent, ReactionRemoveEvent, Ready, ResumedEvent,
+    ChannelId, CollectorCallback, Context, Event, EventHandler, Guild, GuildChannel,
+    GuildCreateEvent, GuildId, Interaction, Message, MessageCreateEvent, MessageDeleteEvent,
+    MessageId, MessageUpdateEvent, Reaction, ReactionAddEvent, ReactionRemoveEvent, Ready,
+    ResumedEvent, ThreadCreateEvent, ThreadDeleteEvent, ThreadListSyncEvent, ThreadUpdateEvent,
 };
 use serenity::async_trait;
 
@@ -66,6 +67,16 @@ impl Seen<'_> {
             }
             _ => return None,
         })
+    }
+
+    /// The room (channel or thread) the event happened in.
+    fn channel_id(&self) -> ChannelId {
+        match self {
+            Seen::Created(message) => message.channel_id,
+            Seen::Updated(update) => update.channel_id,
+            Seen::Deleted { channel_id, .. } => *channel_id,
+            Seen::Reaction(_, reaction) => reaction.channel_id,
+        }
     }
 
     /// What identifies the event between the collector and its handler call.
@@ -113,6 +124,56 @@ pub(crate) struct Events {
     retire: Mutex<HashMap<u32, Arc<AtomicBool>>>,
     /// Per-shard readiness (a collector registered) and event counts.
     status: Arc<ShardStatus>,
+    /// Which channel each known thread belongs to, from thread creations, updates and
+    /// lists (Discord's messages do not say), for `discord.parent_channel_id`.
+    threads: Threads,
+}
+
+/// Thread id -> parent channel id, bounded: past [`Threads::LIMIT`] threads, new ones
+/// are not recorded (their messages go without a parent) until deletions make room.
+#[derive(Default)]
+pub(crate) struct Threads(Mutex<HashMap<ChannelId, ChannelId>>);
+
+impl Threads {
+    /// About 3 MB at most.
+    const LIMIT: usize = 100_000;
+
+    fn record(&self, thread: &GuildChannel) {
+        let Some(parent) = thread.parent_id else {
+            return;
+        };
+        if thread.thread_metadata.is_none() {
+            return; // a channel, not a thread
+        }
+        let mut threads = self.0.lock().expect("threads lock");
+        if threads.len() < Threads::LIMIT || threads.contains_key(&thread.id) {
+            threads.insert(thread.id, parent);
+        }
+    }
+
+    fn forget(&self, thread: ChannelId) {
+        self.0.lock().expect("threads lock").remove(&thread);
+    }
+
+    fn parent(&self, channel: ChannelId) -> Option<ChannelId> {
+        self.0.lock().expect("threads lock").get(&channel).copied()
+    }
+
+    /// Records what a thread event says (from the collector or a handler).
+    fn track(&self, event: &Event) {
+        match event {
+            Event::ThreadCreate(ThreadCreateEvent { thread, .. })
+            | Event::ThreadUpdate(ThreadUpdateEvent { thread, .. }) => self.record(thread),
+            Event::ThreadListSync(ThreadListSyncEvent { threads, .. }) => {
+                threads.iter().for_each(|thread| self.record(thread));
+            }
+            Event::GuildCreate(GuildCreateEvent { guild, .. }) => {
+                guild.threads.iter().for_each(|thread| self.record(thread));
+            }
+            Event::ThreadDelete(ThreadDeleteEvent { thread, .. }) => self.forget(thread.id),
+            _ => {}
+        }
+    }
 }
 
 impl Events {
@@ -122,6 +183,7 @@ impl Events {
             collected: Mutex::default(),
             retire: Mutex::default(),
             status,
+            threads: Threads::default(),
         }
     }
 
@@ -130,7 +192,10 @@ impl Events {
     /// Never blocks.
     fn publish(&self, seen: &Seen<'_>) {
         match seen.envelope() {
-            Ok(Some(envelope)) => {
+            Ok(Some(mut envelope)) => {
+                if let Some(parent) = self.threads.parent(seen.channel_id()) {
+                    convert::set_thread_parent(&mut envelope, parent);
+                }
                 self.inbound.publish(envelope);
             }
             Ok(None) => self.inbound.ignore(),
@@ -160,6 +225,7 @@ impl Events {
                 if retired.load(Ordering::Acquire) {
                     return false; // a newer session of this shard has its own collector
                 }
+                events.threads.track(event);
                 if let Some(seen) = Seen::from_event(event) {
                     events.status.count_event(shard);
                     *events
@@ -266,6 +332,25 @@ impl EventHandler for Handler {
             &ctx,
             &Seen::Reaction(InboundKind::ReactionRemoved, &reaction),
         );
+    }
+
+    // Thread events that came before this session's collector (GUILD_CREATE follows
+    // READY at once); recording one twice is harmless.
+    async fn guild_create(&self, _: Context, guild: Guild, _: Option<bool>) {
+        guild
+            .threads
+            .iter()
+            .for_each(|thread| self.0.threads.record(thread));
+    }
+
+    async fn thread_create(&self, _: Context, thread: GuildChannel) {
+        self.0.threads.record(&thread);
+    }
+
+    async fn thread_list_sync(&self, _: Context, sync: ThreadListSyncEvent) {
+        sync.threads
+            .iter()
+            .for_each(|thread| self.0.threads.record(thread));
     }
 
     async fn interaction_create(&self, _: Context, interaction: Interaction) {

@@ -116,9 +116,11 @@ impl fmt::Debug for Config {
 }
 
 /// The intents the gateway always asks for: messages (with their edits and deletions)
-/// and reactions, in guilds and DMs. None is privileged. Interactions (slash commands,
-/// components) need no intent at all.
-const BASE_INTENTS: GatewayIntents = GatewayIntents::GUILD_MESSAGES
+/// and reactions, in guilds and DMs, and guilds (for their threads: which channel each
+/// thread belongs to). None is privileged. Interactions (slash commands, components)
+/// need no intent at all.
+const BASE_INTENTS: GatewayIntents = GatewayIntents::GUILDS
+    .union(GatewayIntents::GUILD_MESSAGES)
     .union(GatewayIntents::DIRECT_MESSAGES)
     .union(GatewayIntents::GUILD_MESSAGE_REACTIONS)
     .union(GatewayIntents::DIRECT_MESSAGE_REACTIONS);

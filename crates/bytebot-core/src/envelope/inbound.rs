@@ -209,6 +209,12 @@ pub struct DiscordDetails {
     /// On `message`: the stickers sent with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stickers: Vec<Sticker>,
+    /// When the room is a thread: the channel the thread belongs to (its parent). A
+    /// thread has its own id, which is the room; this is how a subscriber recognises
+    /// the threads of one channel (see `docs/subscribers.md`, "Threads"). Absent
+    /// outside threads, and for a thread whose creation the gateway has not seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_channel_id: Option<String>,
 }
 
 /// A Discord sticker sent with a message.

@@ -61,6 +61,7 @@ fn full_inbound() -> InboundMessage {
             name: "Wave".into(),
             url: None,
         }],
+        parent_channel_id: Some("1200058256127688735".into()),
     });
     message
 }

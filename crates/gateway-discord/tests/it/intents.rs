@@ -4,6 +4,8 @@
 use crate::support::Gateway;
 
 /// Discord's intent bits (gateway docs).
+/// GUILDS: thread creations and lists, so a message in a thread names its channel.
+const GUILDS: u64 = 1;
 const GUILD_MESSAGES: u64 = 1 << 9;
 const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
 const DIRECT_MESSAGES: u64 = 1 << 12;
@@ -12,7 +14,7 @@ const MESSAGE_CONTENT: u64 = 1 << 15;
 /// Every privileged intent: GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT.
 const PRIVILEGED: u64 = (1 << 1) | (1 << 8) | MESSAGE_CONTENT;
 const BASE: u64 =
-    GUILD_MESSAGES | GUILD_MESSAGE_REACTIONS | DIRECT_MESSAGES | DIRECT_MESSAGE_REACTIONS;
+    GUILDS | GUILD_MESSAGES | GUILD_MESSAGE_REACTIONS | DIRECT_MESSAGES | DIRECT_MESSAGE_REACTIONS;
 
 async fn identified_intents(gateway: &Gateway) -> u64 {
     let identifies = gateway.discord.identifies();

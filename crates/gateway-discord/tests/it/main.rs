@@ -17,3 +17,4 @@ mod resilience;
 mod rich;
 mod shards;
 mod support;
+mod threads;

@@ -42,6 +42,7 @@
 
 mod commands;
 mod multipart;
+mod threads;
 
 pub use multipart::UploadedFile;
 
