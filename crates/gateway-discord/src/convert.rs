@@ -8,14 +8,14 @@
 
 use bytebot_core::envelope::{
     Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, MentionPolicy,
-    Reaction as EnvelopeReaction, Sticker, UNKNOWN_USER,
+    Reaction as EnvelopeReaction, SPACE_ROOM, Sticker, UNKNOWN_USER,
 };
 use bytebot_core::{Direction, Space, Topic, TopicError};
 use bytebot_gateway::Text;
 use serenity::all::{
     Attachment as DiscordAttachment, ChannelId, CreateAllowedMentions, CreateMessage, EditMessage,
-    EmojiId, GuildId, Message, MessageId, MessageReference, MessageReferenceKind, MessageType,
-    MessageUpdateEvent, Reaction, ReactionType, User,
+    EmojiId, GuildId, Member, Message, MessageId, MessageReference, MessageReferenceKind,
+    MessageType, MessageUpdateEvent, Reaction, ReactionType, User,
 };
 
 mod rich;
@@ -263,6 +263,23 @@ pub fn deleted_envelope(
         message_id.to_string(),
         Author::unknown(),
     ))
+}
+
+/// The `member_joined` envelope (GUILD_MEMBER_ADD, with `--member-events`): the new
+/// member is the author and the topic's user; a join happens in no channel, so the
+/// room is [`SPACE_ROOM`] (`%40space` in the topic); no message id, no content.
+pub fn member_joined_envelope(member: &Member) -> Result<InboundMessage, TopicError> {
+    let author = author(&member.user, member.nick.as_deref());
+    let topic = Topic::builder(Direction::Inbound, PLATFORM)
+        .space(Space::id(member.guild_id.to_string()))
+        .room(SPACE_ROOM)
+        .user(&author.id)
+        .build()?;
+    let mut envelope = InboundMessage::event(InboundKind::MemberJoined, topic, "", author);
+    if let Some(joined_at) = member.joined_at {
+        envelope.timestamp = *joined_at;
+    }
+    Ok(envelope)
 }
 
 /// The `reaction_added` or `reaction_removed` envelope: the user segment and `author`

@@ -23,9 +23,10 @@ use bytebot_core::envelope::{InboundKind, InboundMessage};
 use bytebot_gateway::Inbound;
 use serenity::all::{
     ChannelId, CollectorCallback, Context, Event, EventHandler, Guild, GuildChannel,
-    GuildCreateEvent, GuildId, Interaction, Message, MessageCreateEvent, MessageDeleteEvent,
-    MessageId, MessageUpdateEvent, Reaction, ReactionAddEvent, ReactionRemoveEvent, Ready,
-    ResumedEvent, ThreadCreateEvent, ThreadDeleteEvent, ThreadListSyncEvent, ThreadUpdateEvent,
+    GuildCreateEvent, GuildId, GuildMemberAddEvent, Interaction, Member, Message,
+    MessageCreateEvent, MessageDeleteEvent, MessageId, MessageUpdateEvent, Reaction,
+    ReactionAddEvent, ReactionRemoveEvent, Ready, ResumedEvent, ThreadCreateEvent,
+    ThreadDeleteEvent, ThreadListSyncEvent, ThreadUpdateEvent,
 };
 use serenity::async_trait;
 
@@ -42,6 +43,8 @@ enum Seen<'a> {
         message_id: MessageId,
     },
     Reaction(InboundKind, &'a Reaction),
+    /// GUILD_MEMBER_ADD, only sent with the Server Members intent (`--member-events`).
+    MemberJoined(&'a Member),
 }
 
 impl Seen<'_> {
@@ -65,17 +68,20 @@ impl Seen<'_> {
             Event::ReactionRemove(ReactionRemoveEvent { reaction, .. }) => {
                 Seen::Reaction(InboundKind::ReactionRemoved, reaction)
             }
+            Event::GuildMemberAdd(GuildMemberAddEvent { member, .. }) => Seen::MemberJoined(member),
             _ => return None,
         })
     }
 
-    /// The room (channel or thread) the event happened in.
-    fn channel_id(&self) -> ChannelId {
+    /// The room (channel or thread) the event happened in; `None` for a member join,
+    /// which happens in no channel.
+    fn channel_id(&self) -> Option<ChannelId> {
         match self {
-            Seen::Created(message) => message.channel_id,
-            Seen::Updated(update) => update.channel_id,
-            Seen::Deleted { channel_id, .. } => *channel_id,
-            Seen::Reaction(_, reaction) => reaction.channel_id,
+            Seen::Created(message) => Some(message.channel_id),
+            Seen::Updated(update) => Some(update.channel_id),
+            Seen::Deleted { channel_id, .. } => Some(*channel_id),
+            Seen::Reaction(_, reaction) => Some(reaction.channel_id),
+            Seen::MemberJoined(_) => None,
         }
     }
 
@@ -89,6 +95,7 @@ impl Seen<'_> {
                 "{kind} {} {:?} {}",
                 reaction.message_id, reaction.user_id, reaction.emoji
             ),
+            Seen::MemberJoined(member) => format!("joined {} {}", member.guild_id, member.user.id),
         }
     }
 
@@ -108,6 +115,7 @@ impl Seen<'_> {
                 message_id,
             } => convert::deleted_envelope(*guild_id, *channel_id, *message_id).map(Some),
             Seen::Reaction(kind, reaction) => convert::reaction_envelope(*kind, reaction).map(Some),
+            Seen::MemberJoined(member) => convert::member_joined_envelope(member).map(Some),
         }
     }
 }
@@ -193,7 +201,10 @@ impl Events {
     fn publish(&self, seen: &Seen<'_>) {
         match seen.envelope() {
             Ok(Some(mut envelope)) => {
-                if let Some(parent) = self.threads.parent(seen.channel_id()) {
+                if let Some(parent) = seen
+                    .channel_id()
+                    .and_then(|channel_id| self.threads.parent(channel_id))
+                {
                     convert::set_thread_parent(&mut envelope, parent);
                 }
                 self.inbound.publish(envelope);
@@ -332,6 +343,10 @@ impl EventHandler for Handler {
             &ctx,
             &Seen::Reaction(InboundKind::ReactionRemoved, &reaction),
         );
+    }
+
+    async fn guild_member_addition(&self, ctx: Context, member: Member) {
+        self.0.handle(&ctx, &Seen::MemberJoined(&member));
     }
 
     // Thread events that came before this session's collector (GUILD_CREATE follows

@@ -77,6 +77,9 @@ pub struct Config {
     /// when nobody answers at all (`--interaction-defer-after`,
     /// `--interaction-notice-after`, `--interaction-notice`).
     pub interactions: InteractionSettings,
+    /// Publish member joins as `member_joined` (`--member-events`, default off): asks
+    /// for the privileged Server Members intent.
+    pub member_events: bool,
     /// What every gateway is configured with: Redis, `--http-addr`, the shutdown
     /// deadline, `--include-bots`, `--max-parts`, the counters.
     pub gateway: GatewayConfig,
@@ -94,6 +97,7 @@ impl Config {
             commands: None,
             message_content: true,
             interactions: InteractionSettings::default(),
+            member_events: false,
             gateway: GatewayConfig::new(redis_url),
         }
     }
@@ -110,6 +114,7 @@ impl fmt::Debug for Config {
             .field("commands", &self.commands)
             .field("message_content", &self.message_content)
             .field("interactions", &self.interactions)
+            .field("member_events", &self.member_events)
             .field("gateway", &self.gateway)
             .finish()
     }
@@ -130,13 +135,17 @@ const BASE_INTENTS: GatewayIntents = GatewayIntents::GUILDS
 /// content, except those that mention the bot or reply to it (DMs keep theirs). A
 /// privileged intent must be enabled for the bot in the developer portal, or Discord
 /// closes the connection with 4014; past 10 000 users, since 2026-06-10, Discord must
-/// also approve it, yearly.
-fn intents(message_content: bool) -> GatewayIntents {
+/// also approve it, yearly. `GUILD_MEMBERS` (`--member-events`, off by default) is
+/// privileged too: it brings GUILD_MEMBER_ADD, published as `member_joined`.
+fn intents(message_content: bool, member_events: bool) -> GatewayIntents {
+    let mut intents = BASE_INTENTS;
     if message_content {
-        BASE_INTENTS | GatewayIntents::MESSAGE_CONTENT
-    } else {
-        BASE_INTENTS
+        intents |= GatewayIntents::MESSAGE_CONTENT;
     }
+    if member_events {
+        intents |= GatewayIntents::GUILD_MEMBERS;
+    }
+    intents
 }
 
 /// Runs the gateway until `shutdown` resolves (then drains within the shutdown
@@ -157,6 +166,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         commands,
         message_content,
         interactions,
+        member_events,
         gateway,
     } = config;
     let redis_url = gateway.redis_url.clone();
@@ -179,7 +189,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     sharding,
                     identify_interval,
                     commands,
-                    intents(message_content),
+                    intents(message_content, member_events),
                     interactions,
                     counters,
                     &redis_url,
@@ -377,6 +387,7 @@ fn discord_ended(ended: serenity::Result<()>) -> anyhow::Error {
             anyhow::anyhow!(
                 "discord refused a privileged intent (gateway close code 4014): \
                  enable \"Message Content Intent\" (or run with --message-content=false) \
+                 and, with --member-events, \"Server Members Intent\" \
                  under Bot > Privileged Gateway Intents \
                  for this application in the Discord developer portal \
                  (https://discord.com/developers/applications), then restart the gateway"

@@ -50,6 +50,9 @@ struct Args {
     /// What a user sees when nobody answered their interaction.
     #[arg(long, env = "BYTEBOT_INTERACTION_NOTICE", value_name = "TEXT", default_value = gateway_discord::DEFAULT_NOTICE)]
     interaction_notice: String,
+    /// Publish member joins (member_joined on inbound.discord.<guild>.%40space.<user>); asks for the privileged Server Members intent, which the developer portal must allow.
+    #[arg(long, env = "BYTEBOT_MEMBER_EVENTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    member_events: bool,
     /// The flags every gateway shares.
     #[command(flatten)]
     gateway: GatewayArgs,
@@ -173,6 +176,7 @@ fn main() -> ExitCode {
                 .max(args.interaction_defer_after),
             notice: args.interaction_notice,
         },
+        member_events: args.member_events,
         gateway: args.gateway.config(),
         ..Config::new(token, args.gateway.redis_url.clone())
     };

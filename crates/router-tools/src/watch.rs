@@ -162,6 +162,7 @@ fn inbound_text(message: &InboundMessage) -> String {
         InboundKind::MessageDeleted => format!("{who}: (deleted {id})"),
         InboundKind::ReactionAdded => format!("{who}: ({emoji} on {id})"),
         InboundKind::ReactionRemoved => format!("{who}: (took back {emoji} on {id})"),
+        InboundKind::MemberJoined => format!("{who}: (joined)"),
         other => format!("{who}: ({other} kind, about {id}) {}", message.content),
     }
 }

@@ -17,6 +17,14 @@ use crate::topic::{Direction, Topic};
 /// IRC nicks cannot start with `@`), so it cannot be mistaken for a user.
 pub const UNKNOWN_USER: &str = "@unknown";
 
+/// The room of an event that happens in a whole space, in no room, such as a member
+/// joining a Discord server (`member_joined`). Its topic's room segment is the escaped
+/// form, `%40space`: `inbound.discord.<guild>.%40space.*` selects them. Real rooms
+/// never start with `@` (Discord channel ids are numbers, IRC channels start with `#`
+/// or `&`), and nothing can be sent to it: a reply to such an event gets a failed
+/// receipt, so a welcome message goes to a channel the subscriber chooses.
+pub const SPACE_ROOM: &str = "@space";
+
 /// What an inbound envelope reports.
 ///
 /// Kinds are added within version 1, so a reader must expect kinds it does not know and
@@ -51,6 +59,11 @@ pub enum InboundKind {
     /// the interaction actions (`respond`, `update`, `modal`...) and `in_reply_to` set to
     /// this envelope's `id`.
     Interaction,
+    /// Someone joined a server (Discord only, opt-in: `--member-events`, which needs
+    /// the privileged Server Members intent): `author` is the new member, the room is
+    /// [`SPACE_ROOM`] (a join happens in no channel), `message_id` and `content` are
+    /// empty.
+    MemberJoined,
     /// A kind this build does not know (added by a newer gateway). Never written; a
     /// reader skips it.
     #[serde(other)]
@@ -59,13 +72,14 @@ pub enum InboundKind {
 
 impl InboundKind {
     /// Every kind a gateway may publish, in the order the docs list them.
-    pub const ALL: [InboundKind; 6] = [
+    pub const ALL: [InboundKind; 7] = [
         InboundKind::Message,
         InboundKind::MessageEdited,
         InboundKind::MessageDeleted,
         InboundKind::ReactionAdded,
         InboundKind::ReactionRemoved,
         InboundKind::Interaction,
+        InboundKind::MemberJoined,
     ];
 
     /// The wire name (`message`, `message_edited`...).
@@ -77,6 +91,7 @@ impl InboundKind {
             InboundKind::ReactionAdded => "reaction_added",
             InboundKind::ReactionRemoved => "reaction_removed",
             InboundKind::Interaction => "interaction",
+            InboundKind::MemberJoined => "member_joined",
             InboundKind::Unknown => "unknown",
         }
     }

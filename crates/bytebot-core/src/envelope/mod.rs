@@ -39,8 +39,8 @@ use serde::de::DeserializeOwned;
 use crate::topic::{Direction, Topic};
 
 pub use inbound::{
-    Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, Reaction, Sticker,
-    UNKNOWN_USER,
+    Attachment, Author, DiscordDetails, InboundKind, InboundMessage, Mention, Reaction, SPACE_ROOM,
+    Sticker, UNKNOWN_USER,
 };
 pub use interaction::{
     Choice, CommandOption, FocusedOption, InputStyle, Interaction, InteractionType, Modal,

@@ -497,6 +497,16 @@ fn events() -> Vec<InboundMessage> {
     let mut events = vec![inbound(), edited, deleted];
     events.extend(reactions);
     events.push(command());
+    let joined_topic: Topic = "inbound.discord.1190804811990446190.%40space.179258058118135808"
+        .parse()
+        .unwrap();
+    assert_eq!(joined_topic.room().as_str(), crate::envelope::SPACE_ROOM);
+    events.push(InboundMessage::event(
+        InboundKind::MemberJoined,
+        joined_topic,
+        "",
+        author(),
+    ));
     events
 }
 

@@ -27,7 +27,8 @@
 //! last sequence number, so "no message lost across a reconnect" is testable.
 //!
 //! Application commands (`GET`/`PUT` of global and guild commands, every write
-//! recorded) live in `commands.rs`.
+//! recorded) live in `commands.rs`; member joins (`GUILD_MEMBER_ADD`, only with the
+//! Server Members intent) in `members.rs`.
 //!
 //! The REST side is a deliberately small hand-written HTTP/1.1 server (keep-alive,
 //! `Content-Length` bodies only): serenity sends nothing else, and it avoids a second
@@ -41,6 +42,7 @@
 //! IDENTIFY's `presence.since` is not an integer, so nothing here parses it strictly.
 
 mod commands;
+pub mod members;
 mod multipart;
 mod threads;
 
