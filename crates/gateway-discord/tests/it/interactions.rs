@@ -240,19 +240,30 @@ async fn an_explicit_defer_goes_out_at_once_and_the_answer_edits_it() {
     assert_eq!(gateway.counters.stats().interactions_deferred, 0);
 }
 
-/// An ephemeral answer carries Discord's ephemeral flag.
+/// An ephemeral answer carries Discord's ephemeral flag, and embeds and components
+/// travel with an answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ephemeral_answer_has_the_ephemeral_flag() {
     let (gateway, mut inbound, mut receipts) = start(|_| {}).await;
     let dispatched = gateway.discord.interact(&ping());
     let interaction = next_interaction(&mut inbound).await;
-    let respond = OutboundMessage::respond(&interaction, "only you see this").ephemeral();
+    let mut respond = OutboundMessage::respond(&interaction, "only you see this").ephemeral();
+    let object = |value: serde_json::Value| match value {
+        serde_json::Value::Object(object) => object,
+        _ => unreachable!(),
+    };
+    respond.embeds = Some(vec![object(json!({"title": "Dice"}))]);
+    let row = json!({"type": 1, "components": [{"type": 2, "style": 1, "label": "Again", "custom_id": "t:again"}]});
+    respond.components = Some(vec![object(row.clone())]);
     answer(&gateway, &interaction, &respond).await;
     assert!(next_receipt(&mut receipts).await.ok);
     let calls = calls(&gateway, dispatched.id, 1).await;
     assert_eq!(calls[0].callback_type(), Some(4));
     assert_eq!(calls[0].body["data"]["flags"], 64);
     assert_eq!(calls[0].content(), Some("only you see this"));
+    // The envelope's embeds and components go with the answer.
+    assert_eq!(calls[0].body["data"]["embeds"], json!([{"title": "Dice"}]));
+    assert_eq!(calls[0].body["data"]["components"], json!([row]));
 }
 
 /// A button click names its message and `custom_id`; `update` replaces that message.
