@@ -219,6 +219,13 @@ pub enum Action {
     },
     /// Show that the bot is typing.
     Typing,
+    /// Start a thread from a message; the thread's id is the performed request's id.
+    StartThread {
+        /// The platform message id to start it from.
+        message_id: String,
+        /// The thread's name (checked: 1 to 100 characters).
+        name: String,
+    },
     /// Answer an interaction (`respond`, `defer`, `update`, `modal`...): only the
     /// adapter that received the interaction knows how (Discord: its token), so it
     /// reads what it needs from the envelope.
@@ -252,6 +259,7 @@ impl Action {
             Action::React { .. } => OutboundAction::React,
             Action::Unreact { .. } => OutboundAction::Unreact,
             Action::Typing => OutboundAction::Typing,
+            Action::StartThread { .. } => OutboundAction::StartThread,
             Action::Interaction(reply) => reply.action,
         }
     }

@@ -227,6 +227,15 @@ fn actions<A: Adapter>(
             emoji: emoji(),
         },
         OutboundAction::Typing => Action::Typing,
+        OutboundAction::StartThread => Action::StartThread {
+            message_id: message_id(),
+            name: message
+                .thread_name
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        },
         action if action.is_interaction() => {
             let interaction = message
                 .in_reply_to

@@ -9,8 +9,8 @@ use bytebot_core::receipt::DeliveryError;
 use bytebot_core::{Platform, Topic};
 use bytebot_gateway::{Action, Adapter, PrepareError, Route, TextLimits, local_error};
 use serenity::all::{
-    ChannelId, CreateMessage, EditMessage, Http, HttpError, MessageId, Nonce, ReactionType,
-    ShardManager,
+    ChannelId, CreateMessage, CreateThread, EditMessage, Http, HttpError, MessageId, Nonce,
+    ReactionType, ShardManager,
 };
 
 use crate::convert::{
@@ -35,6 +35,8 @@ pub(crate) enum Request {
     Unreact(MessageId, ReactionType),
     /// `POST /channels/{c}/typing`.
     Typing,
+    /// `POST /channels/{c}/messages/{m}/threads`.
+    StartThread(MessageId, String),
     /// An answer to an interaction this process received (`interactions/`).
     Interaction(Box<crate::interactions::Prepared>),
 }
@@ -132,6 +134,10 @@ impl Adapter for Discord {
                 reaction_type(&emoji).map_err(invalid)?,
             ),
             Action::Typing => Request::Typing,
+            Action::StartThread {
+                message_id: id,
+                name,
+            } => Request::StartThread(message_id(&id).map_err(invalid)?, name),
             Action::Interaction(reply) => {
                 Request::Interaction(Box::new(self.interactions.prepare(reply)?))
             }
@@ -176,6 +182,11 @@ impl Adapter for Discord {
                 .await
                 .map(|()| touched(message_id)),
             Request::Typing => http.broadcast_typing(channel_id).await.map(|()| Vec::new()),
+            // The thread's id is the room to publish in from now on.
+            Request::StartThread(message_id, name) => channel_id
+                .create_thread_from_message(http, message_id, CreateThread::new(name))
+                .await
+                .map(|thread| vec![thread.id.to_string()]),
             Request::Interaction(prepared) => return self.interactions.perform(*prepared).await,
         }
         .map_err(|err| discord_error(&err))

@@ -97,6 +97,16 @@ pub enum EnvelopeError {
         /// The most allowed.
         limit: usize,
     },
+    /// A text field longer than the platform takes (`thread_name`).
+    #[error("`{field}` is {length} characters long, over the {limit}-character limit")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Its length in characters.
+        length: usize,
+        /// The most allowed.
+        limit: usize,
+    },
     /// An outbound file with a bad name or content that is not base64.
     #[error("file {filename:?}: {reason}")]
     InvalidFile {

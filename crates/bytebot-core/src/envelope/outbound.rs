@@ -17,6 +17,9 @@ pub const MAX_COMPONENT_ROWS: usize = 5;
 /// The most files one message may carry (Discord's limit on attachments).
 pub const MAX_FILES: usize = 10;
 
+/// The longest thread name, in characters (Discord's limit).
+pub const MAX_THREAD_NAME: usize = 100;
+
 /// A Discord embed object, in Discord's own JSON shape (`title`, `description`, `url`,
 /// `color`, `fields`, `image`...): every Discord doc applies. The gateway checks that
 /// it is an object; Discord judges the rest, and its refusal comes back in the receipt.
@@ -158,11 +161,15 @@ pub enum OutboundAction {
     EditResponse,
     /// Delete the interaction's answer.
     DeleteResponse,
+    /// Start a thread named `thread_name` from `message_id` (a message in the topic's
+    /// room). The receipt's `message_ids` holds the new thread's id, which is the room
+    /// to publish in from then on (on Discord it equals the message's id).
+    StartThread,
 }
 
 impl OutboundAction {
     /// Every action, in the order the docs list them.
-    pub const ALL: [OutboundAction; 14] = [
+    pub const ALL: [OutboundAction; 15] = [
         OutboundAction::Send,
         OutboundAction::Edit,
         OutboundAction::Delete,
@@ -177,6 +184,7 @@ impl OutboundAction {
         OutboundAction::Followup,
         OutboundAction::EditResponse,
         OutboundAction::DeleteResponse,
+        OutboundAction::StartThread,
     ];
 
     /// The wire name (`send`, `edit`...).
@@ -196,6 +204,7 @@ impl OutboundAction {
             OutboundAction::Followup => "followup",
             OutboundAction::EditResponse => "edit_response",
             OutboundAction::DeleteResponse => "delete_response",
+            OutboundAction::StartThread => "start_thread",
         }
     }
 
@@ -242,6 +251,7 @@ impl OutboundAction {
                 | OutboundAction::Delete
                 | OutboundAction::React
                 | OutboundAction::Unreact
+                | OutboundAction::StartThread
         )
     }
 }
@@ -314,6 +324,9 @@ pub struct OutboundMessage {
     /// custom emoji as `name:id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emoji: Option<String>,
+    /// The name of the thread a `start_thread` creates: 1 to 100 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_name: Option<String>,
     /// The platform message id to answer with a `send` (an inbound `message_id`): the
     /// gateway sends a platform reply (on Discord, a reply quoting it). Absent: a plain
     /// message.
@@ -353,6 +366,7 @@ impl OutboundMessage {
             content: content.into(),
             message_id: None,
             emoji: None,
+            thread_name: None,
             reply_to: None,
             in_reply_to: None,
             mentions: MentionPolicy::default(),
@@ -410,6 +424,17 @@ impl OutboundMessage {
         OutboundMessage {
             emoji: Some(emoji.into()),
             ..OutboundMessage::on_message(OutboundAction::Unreact, message_id)
+        }
+    }
+
+    /// Start a thread named `thread_name` from `message_id`.
+    pub fn start_thread(
+        message_id: impl Into<String>,
+        thread_name: impl Into<String>,
+    ) -> OutboundMessage {
+        OutboundMessage {
+            thread_name: Some(thread_name.into()),
+            ..OutboundMessage::on_message(OutboundAction::StartThread, message_id)
         }
     }
 
@@ -584,6 +609,19 @@ impl OutboundMessage {
                 .is_none_or(|emoji| emoji.trim().is_empty())
         {
             return Err(missing("emoji"));
+        }
+        if self.action == OutboundAction::StartThread {
+            match self.thread_name.as_deref().map(str::trim) {
+                None | Some("") => return Err(missing("thread_name")),
+                Some(name) if name.chars().count() > MAX_THREAD_NAME => {
+                    return Err(EnvelopeError::TooLong {
+                        field: "thread_name",
+                        length: name.chars().count(),
+                        limit: MAX_THREAD_NAME,
+                    });
+                }
+                Some(_) => {}
+            }
         }
         if self.action.is_interaction() && self.in_reply_to.is_none() {
             return Err(missing("in_reply_to"));

@@ -136,6 +136,13 @@ pub fn outbound_schema() -> Schema {
                 },
             },
             {
+                "if": {"required": ["action"], "properties": {"action": {"const": "start_thread"}}},
+                "then": {
+                    "required": ["thread_name"],
+                    "properties": {"thread_name": {"minLength": 1, "maxLength": super::outbound::MAX_THREAD_NAME, "pattern": "\\S"}},
+                },
+            },
+            {
                 "if": {"required": ["action"], "properties": {"action": {"enum": names(OutboundAction::is_interaction)}}},
                 "then": {"required": ["in_reply_to"]},
             },

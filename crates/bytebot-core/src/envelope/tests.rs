@@ -748,6 +748,7 @@ fn actions() -> Vec<OutboundMessage> {
         OutboundMessage::followup(&command(), "and one more thing").ephemeral(),
         OutboundMessage::edit_response(&command(), "pong (edited)"),
         OutboundMessage::delete_response(&command()),
+        OutboundMessage::start_thread("1443167930991902725", "Discussion"),
     ]
 }
 
@@ -880,9 +881,37 @@ fn an_unknown_action_is_refused_by_name() {
     assert!(message.contains("typing"), "{message}");
     assert_eq!(
         "pin".parse::<OutboundAction>().unwrap_err(),
-        "unknown action `pin` (known: send, edit, delete, react, unreact, typing, respond, defer, update, modal, autocomplete, followup, edit_response, delete_response)"
+        "unknown action `pin` (known: send, edit, delete, react, unreact, typing, respond, defer, update, modal, autocomplete, followup, edit_response, delete_response, start_thread)"
     );
     assert_eq!("edit".parse::<OutboundAction>(), Ok(OutboundAction::Edit));
+}
+
+/// A thread needs a name, within Discord's 100 characters.
+#[test]
+fn start_thread_needs_a_name_within_the_limit() {
+    assert!(decode_outbound(&OutboundMessage::start_thread("1", "x").encode()).is_ok());
+    for (payload, error) in [
+        (
+            r#"{"action":"start_thread","message_id":"1"}"#.to_owned(),
+            "`start_thread` needs `thread_name`".to_owned(),
+        ),
+        (
+            r#"{"action":"start_thread","thread_name":"x"}"#.to_owned(),
+            "`start_thread` needs `message_id`".to_owned(),
+        ),
+        (
+            format!(
+                r#"{{"action":"start_thread","message_id":"1","thread_name":"{}"}}"#,
+                "n".repeat(101)
+            ),
+            "`thread_name` is 101 characters long, over the 100-character limit".to_owned(),
+        ),
+    ] {
+        assert_eq!(
+            decode_outbound(payload.as_bytes()).unwrap_err().to_string(),
+            error
+        );
+    }
 }
 
 /// A send with embeds, components and files keeps all of them, in Discord's JSON.

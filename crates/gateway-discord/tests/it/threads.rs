@@ -64,3 +64,54 @@ async fn a_thread_is_a_room_that_names_its_channel() {
     assert!(gateway.discord.posted_in(CHANNEL).is_empty());
     gateway.stop().await.unwrap();
 }
+
+/// `start_thread` starts a thread from a message; the receipt gives the thread's id,
+/// which is then a room to publish in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_starts_a_thread_from_a_message() {
+    let gateway = Gateway::start().await;
+    let mut receipts = gateway.subscribe("receipt.discord.*").await;
+    let topic = crate::support::outbound_topic(CHANNEL);
+    gateway.publish(&topic, "\"a message to discuss\"").await;
+    let (_, sent) = next_json(&mut receipts).await;
+    let message_id = sent["message_ids"][0].as_str().unwrap().to_owned();
+
+    let start =
+        json!({"action": "start_thread", "message_id": message_id, "thread_name": "Discussion"});
+    gateway.publish(&topic, start.to_string()).await;
+    let (_, receipt) = next_json(&mut receipts).await;
+    assert_eq!(
+        receipt,
+        json!({"v": 1, "action": "start_thread", "ok": true, "message_ids": [message_id]})
+    );
+    let request = gateway
+        .discord
+        .requests()
+        .into_iter()
+        .find(|request| request.path.ends_with("/threads"))
+        .expect("a thread creation");
+    assert_eq!(
+        request.path,
+        format!("/api/v10/channels/{CHANNEL}/messages/{message_id}/threads")
+    );
+    assert_eq!(request.body["name"], json!("Discussion"));
+
+    let thread: u64 = message_id.parse().unwrap();
+    gateway
+        .publish(&crate::support::outbound_topic(thread), "\"first post\"")
+        .await;
+    let (_, receipt) = next_json(&mut receipts).await;
+    assert_eq!(receipt["ok"], json!(true), "{receipt}");
+    assert_eq!(gateway.discord.posted_in(thread)[0].content(), "first post");
+
+    let nameless = json!({"action": "start_thread", "message_id": message_id});
+    gateway.publish(&topic, nameless.to_string()).await;
+    let (_, receipt) = next_json(&mut receipts).await;
+    assert_eq!(receipt["ok"], json!(false));
+    let error = receipt["error"]["message"].as_str().unwrap();
+    assert!(
+        error.contains("`start_thread` needs `thread_name`"),
+        "{error}"
+    );
+    gateway.stop().await.unwrap();
+}

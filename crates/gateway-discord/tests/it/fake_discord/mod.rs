@@ -874,6 +874,9 @@ fn answer_channel(
             && !state.deleted.lock().unwrap().contains(&id)
     };
     match (method, rest, message_id) {
+        ("POST", ["messages", _, "threads"], Some(id)) => {
+            threads::started(channel_id, id, &request.body)
+        }
         ("POST", ["typing"], _) => {
             state.typing.lock().unwrap().push(channel_id);
             (204, Value::Null)

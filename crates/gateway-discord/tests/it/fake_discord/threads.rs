@@ -39,3 +39,12 @@ impl FakeDiscord {
         self.dispatch("THREAD_CREATE", thread);
     }
 }
+
+/// `POST /channels/{c}/messages/{m}/threads`: a thread started from a message has the
+/// message's id. The fake knows no channel's guild, so the thread's is a fixed one.
+pub(super) fn started(channel_id: u64, message_id: u64, body: &Value) -> (u16, Value) {
+    let Some(name) = body["name"].as_str().filter(|name| !name.is_empty()) else {
+        return (400, json!({"code": 50035, "message": "Invalid Form Body"}));
+    };
+    (201, thread_json(1, channel_id, message_id, name))
+}
