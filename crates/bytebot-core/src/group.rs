@@ -22,9 +22,10 @@
 //!   replica won. Its own id: a retry of its own earlier claim whose reply was lost, it
 //!   won. Anything else: another replica has the message; skip it
 //!   ([`ClaimOutcome::Lost`], counted as `claimed_by_another_replica`).
-//! - **Errors**: on a Redis error the claim is retried (reconnecting) for up to
-//!   [`CLAIM_RETRY`] (5 s); then the message is skipped ([`ClaimOutcome::Failed`],
-//!   `claim_failed`). Skipping rather than answering unclaimed keeps "at most one
+//! - **Errors**: on a Redis error (a timeout included) the claim is retried
+//!   (reconnecting) for up to [`CLAIM_RETRY`] (5 s) after that first error; then the
+//!   message is skipped ([`ClaimOutcome::Failed`], `claim_failed`). A retry is safe
+//!   because of `GET`: a first attempt that did reach Redis is answered by its own id. Skipping rather than answering unclaimed keeps "at most one
 //!   reply": every replica that cannot reach Redis would otherwise answer.
 //!
 //! `NX` with `GET` needs Redis 7.0 or newer. On a Redis Cluster
@@ -199,8 +200,12 @@ struct Inner {
     config: BusConfig,
     group: GroupName,
     replica_id: String,
-    /// The connection, `None` until first used and after an error.
-    connection: Mutex<Option<Connection>>,
+    /// The connection and its generation, `None` until first used and after an error.
+    connection: Mutex<Option<(u64, Connection)>>,
+    /// The generation of the next connection made: an error drops the connection only
+    /// if it is still the one that failed, so the claims in flight on it when it broke
+    /// do not each throw away the fresh connection the first of them made.
+    generations: AtomicU64,
     counters: ClaimCounters,
     /// Failures logged once per outage, not once per message.
     failing: std::sync::atomic::AtomicBool,
@@ -233,6 +238,7 @@ impl Claimer {
                 group,
                 replica_id,
                 connection: Mutex::new(None),
+                generations: AtomicU64::new(0),
                 counters,
                 failing: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -263,23 +269,38 @@ impl Claimer {
     }
 
     /// Claims `envelope_id` for this replica (see the module docs), retrying on Redis
-    /// errors for up to [`CLAIM_RETRY`]; counts the outcome.
+    /// errors for up to [`CLAIM_RETRY`] after the first; counts the outcome.
+    ///
+    /// The budget starts at the first error, not at the first attempt: an attempt that
+    /// times out has already used the connection's whole response timeout (5 s by
+    /// default, as long as the budget), and its SET may well have reached Redis, so it
+    /// still deserves a retry, which `GET` makes safe.
     pub async fn claim(&self, envelope_id: Uuid) -> ClaimOutcome {
         let inner = &self.inner;
         let key = inner.group.claim_key(envelope_id);
-        let deadline = tokio::time::Instant::now() + CLAIM_RETRY;
+        let mut deadline = None;
         let mut attempt = 0;
         let outcome = loop {
-            let error = match self.try_claim(&key).await {
+            let (generation, error) = match self.try_claim(&key).await {
                 Ok(outcome) => {
                     if inner.failing.swap(false, Ordering::Relaxed) {
                         tracing::info!(group = %inner.group, "claims work again");
                     }
                     break outcome;
                 }
-                Err(err) => err,
+                Err(failed) => failed,
             };
-            *inner.connection.lock().await = None;
+            {
+                let mut slot = inner.connection.lock().await;
+                if slot
+                    .as_ref()
+                    .is_some_and(|(current, _)| Some(*current) == generation)
+                {
+                    *slot = None;
+                }
+            }
+            let deadline =
+                *deadline.get_or_insert_with(|| tokio::time::Instant::now() + CLAIM_RETRY);
             let delay = inner.config.backoff().delay(attempt);
             attempt += 1;
             if tokio::time::Instant::now() + delay > deadline {
@@ -295,17 +316,21 @@ impl Claimer {
         outcome
     }
 
-    /// One `SET key replica NX PX ttl GET`.
-    async fn try_claim(&self, key: &str) -> Result<ClaimOutcome, BusError> {
+    /// One `SET key replica NX PX ttl GET`. An error comes with the generation of the
+    /// connection it happened on (`None`: making the connection failed).
+    async fn try_claim(&self, key: &str) -> Result<ClaimOutcome, (Option<u64>, BusError)> {
         let inner = &self.inner;
-        let mut connection = {
+        let (generation, mut connection) = {
             let mut slot = inner.connection.lock().await;
             match &*slot {
-                Some(connection) => connection.clone(),
+                Some((generation, connection)) => (*generation, connection.clone()),
                 None => {
-                    let connection = connect_keyed(&inner.config).await?;
-                    *slot = Some(connection.clone());
-                    connection
+                    let connection = connect_keyed(&inner.config)
+                        .await
+                        .map_err(|err| (None, err))?;
+                    let generation = inner.generations.fetch_add(1, Ordering::Relaxed);
+                    *slot = Some((generation, connection.clone()));
+                    (generation, connection)
                 }
             }
         };
@@ -319,7 +344,7 @@ impl Claimer {
             .arg("GET")
             .query_async(&mut connection)
             .await
-            .map_err(|err| inner.config.redis_error(err))?;
+            .map_err(|err| (Some(generation), inner.config.redis_error(err)))?;
         Ok(match previous {
             None => ClaimOutcome::Won,
             Some(holder) if holder == inner.replica_id => ClaimOutcome::Won,
