@@ -31,29 +31,73 @@ fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> b
 /// in its `INTERACTION_CREATE` payload.
 const SECRET_SAFE: [&str; 1] = ["tungstenite::protocol=debug"];
 
-/// Installs the global tracing subscriber: stderr, filtered by `RUST_LOG` (or
-/// `default_filter` when it is unset or invalid) and the caps of `SECRET_SAFE`, in
-/// `format`.
-///
-/// Only a binary's `main` calls this; libraries and tests never do.
-pub fn init(format: LogFormat, default_filter: &str) {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+/// Libraries whose spans are never recorded, whatever `RUST_LOG` says (their events
+/// still are). serenity instruments its gateway functions with every argument: the
+/// span of `Shard::handle_event` holds the whole gateway event, an interaction's token
+/// included, and a text or JSON log line prints the fields of the spans it is inside,
+/// so serenity's own warning in there ("Sequence off") would print the token.
+const SPANLESS: [&str; 1] = ["serenity"];
+
+/// Whether `metadata` is a span of one of the [`SPANLESS`] libraries.
+fn is_spanless(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span()
+        && SPANLESS.iter().any(|library| {
+            metadata.target() == *library
+                || metadata
+                    .target()
+                    .strip_prefix(library)
+                    .is_some_and(|rest| rest.starts_with("::"))
+        })
+}
+
+/// The log layer: `format` lines written to `writer`, filtered by `filter`, the caps
+/// of [`SECRET_SAFE`] and [`SPANLESS`].
+fn layer<S, W>(
+    format: LogFormat,
+    mut filter: tracing_subscriber::EnvFilter,
+    colour: bool,
+    writer: W,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+
     for directive in SECRET_SAFE {
         filter = filter.add_directive(directive.parse().expect("a valid directive"));
     }
+    let filter = filter.and(tracing_subscriber::filter::filter_fn(|metadata| {
+        !is_spanless(metadata)
+    }));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(colour)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => layer.with_filter(filter).boxed(),
+        LogFormat::Json => layer.json().with_filter(filter).boxed(),
+    }
+}
+
+/// Installs the global tracing subscriber: stderr, filtered by `RUST_LOG` (or
+/// `default_filter` when it is unset or invalid) and the caps of `SECRET_SAFE` and
+/// `SPANLESS`, in `format`.
+///
+/// Only a binary's `main` calls this; libraries and tests never do.
+pub fn init(format: LogFormat, default_filter: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let colour = use_colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(colour)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    tracing_subscriber::registry()
+        .with(layer(format, filter, colour, std::io::stderr))
+        .init();
 }
 
 #[cfg(test)]
@@ -69,6 +113,62 @@ mod tests {
                     .parse::<tracing_subscriber::filter::Directive>()
                     .is_ok()
             );
+        }
+    }
+
+    /// What a log line inside serenity's `handle_event` span would print, in both
+    /// formats and at trace: serenity's warning, never the span's fields (the event,
+    /// an interaction token included). Our own spans still print theirs.
+    #[test]
+    fn serenity_spans_never_reach_a_log_line() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let writer = {
+                let out = std::sync::Arc::clone(&out);
+                move || Capture(std::sync::Arc::clone(&out))
+            };
+            let subscriber = tracing_subscriber::registry().with(layer(
+                format,
+                tracing_subscriber::EnvFilter::new("trace"),
+                false,
+                writer,
+            ));
+            tracing::subscriber::with_default(subscriber, || {
+                let event = "Interaction { token: \"aW50ZXJhY3Rpb246c2VjcmV0\" }";
+                let span =
+                    tracing::info_span!(target: "serenity::gateway::shard", "handle_event", event);
+                let _entered = span.enter();
+                tracing::warn!(target: "serenity::gateway::shard", "Sequence off; them: 9, us: 7");
+                let ours = tracing::info_span!("outbound", topic = "outbound.discord.1.2.3");
+                let _ours = ours.enter();
+                tracing::info!("sent");
+            });
+            let printed = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+            assert!(printed.contains("Sequence off"), "{format:?}: {printed}");
+            assert!(
+                !printed.contains("aW50ZXJhY3Rpb246c2VjcmV0"),
+                "{format:?}: {printed}"
+            );
+            assert!(
+                printed.contains("outbound.discord.1.2.3"),
+                "{format:?}: {printed}"
+            );
+        }
+    }
+
+    /// A `MakeWriter` into a shared buffer.
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 
