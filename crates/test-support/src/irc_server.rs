@@ -40,6 +40,8 @@ pub struct IrcServerBuilder {
     password: Option<String>,
     tls: bool,
     network: Option<String>,
+    ping_timeout: Option<u32>,
+    no_penalties: bool,
 }
 
 impl IrcServerBuilder {
@@ -59,6 +61,22 @@ impl IrcServerBuilder {
     /// The network name the server announces (`NETWORK=` in ISUPPORT).
     pub fn network(mut self, network: impl Into<String>) -> Self {
         self.network = Some(network.into());
+        self
+    }
+
+    /// PINGs an idle client after `seconds` of silence and drops it when no PONG
+    /// follows within as long again (default: 120 s and 20 s, longer than any test;
+    /// ngircd's minimum is 5).
+    pub fn ping_timeout(mut self, seconds: u32) -> Self {
+        self.ping_timeout = Some(seconds);
+        self
+    }
+
+    /// No penalty times (`MaxPenaltyTime = 0`): ngircd then reads every line of a client
+    /// as it comes instead of about one per second, so a benchmark measures the path,
+    /// not the server's flood protection. A debugging setting, never a production one.
+    pub fn no_penalties(mut self) -> Self {
+        self.no_penalties = true;
         self
     }
 
@@ -208,10 +226,17 @@ impl IrcServer {
         } else {
             global.push_str(&format!("\tPorts = {}\n", self.port));
         }
+        let ping = self.options.ping_timeout.unwrap_or(120);
+        let pong = self.options.ping_timeout.unwrap_or(20);
+        let penalty = if self.options.no_penalties {
+            "\tMaxPenaltyTime = 0\n"
+        } else {
+            ""
+        };
         let config = format!(
             "{global}\
-             [Limits]\n\tMaxJoins = 50\n\tMaxNickLength = 30\n\tPingTimeout = 120\n\tPongTimeout = 20\n\
-             \tConnectRetry = 5\n\
+             [Limits]\n\tMaxJoins = 50\n\tMaxNickLength = 30\n\tPingTimeout = {ping}\n\tPongTimeout = {pong}\n\
+             \tConnectRetry = 5\n{penalty}\
              [Options]\n\tIdent = no\n\tDNS = no\n\tPAM = no\n\tOperCanUseMode = yes\n\
              [Operator]\n\tName = {OPER_NAME}\n\tPassword = {OPER_PASSWORD}\n\
              {ssl}"

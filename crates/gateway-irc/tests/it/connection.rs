@@ -222,3 +222,124 @@ async fn long_text_is_split_into_lines_that_fit_512_bytes() {
     assert_eq!(received.join(" "), original);
     connection.quit("bye").await;
 }
+
+/// With `rejoin_on_kick` off, a kicked bot stays out, and `/readyz` says where it is
+/// missing.
+#[tokio::test]
+async fn a_kicked_bot_stays_out_when_rejoin_is_off() {
+    let server = IrcServer::start().await;
+    let mut op = server.client("op").await;
+    op.join("#test", None).await;
+    let mut config = config(&server, "bytebot", "#test");
+    config.rejoin_on_kick = false;
+    let (connection, _events) = connect(config);
+    wait_ready(&connection).await;
+    op.expect(|line| line.command == "JOIN" && line.nick() == Some("bytebot"))
+        .await;
+    op.send("KICK #test bytebot :out").await;
+    op.expect(|line| line.command == "KICK").await;
+    let rejoins = op
+        .collect_for(Duration::from_secs(1), |line| {
+            line.command == "JOIN" && line.nick() == Some("bytebot")
+        })
+        .await;
+    assert!(rejoins.is_empty(), "rejoined: {rejoins:?}");
+    assert_eq!(
+        connection.status().borrow().ready(),
+        Err("not in #test".to_owned())
+    );
+    connection.quit("bye").await;
+}
+
+/// An INVITE is followed only when `join_on_invite` is on (by default it is not).
+#[tokio::test]
+async fn invites_are_followed_only_when_configured() {
+    let server = IrcServer::start().await;
+    let mut op = server.client("op").await;
+    op.join("#private", None).await;
+    op.send("MODE #private +i").await;
+    op.expect(|line| line.command == "MODE").await;
+    let (stays, _events) = connect(config(&server, "stays", "#test"));
+    let mut follows = config(&server, "follows", "#test");
+    follows.join_on_invite = true;
+    let (follows, _follow_events) = connect(follows);
+    wait_ready(&stays).await;
+    wait_ready(&follows).await;
+    op.send("INVITE stays #private").await;
+    op.send("INVITE follows #private").await;
+    op.expect(|line| line.command == "JOIN" && line.nick() == Some("follows"))
+        .await;
+    let joined = op
+        .collect_for(Duration::from_secs(1), |line| {
+            line.command == "JOIN" && line.nick() == Some("stays")
+        })
+        .await;
+    assert!(joined.is_empty(), "joined uninvited: {joined:?}");
+    assert!(follows.status().borrow().session.in_channel("#private"));
+    assert!(!stays.status().borrow().session.in_channel("#private"));
+    stays.quit("bye").await;
+    follows.quit("bye").await;
+}
+
+/// The server PINGs an idle connection and drops it without a PONG (ngircd: after 5 s,
+/// then 5 s more): the bot answers, so it stays registered through 15 s of silence.
+#[tokio::test]
+async fn the_servers_pings_are_answered() {
+    let server = IrcServer::builder().ping_timeout(5).start().await;
+    let (connection, mut events) = connect(config(&server, "bytebot", "#test"));
+    wait_ready(&connection).await;
+    let mut status = connection.status();
+    let dropped = tokio::time::timeout(
+        Duration::from_secs(15),
+        status.wait_for(|status| !status.registered),
+    )
+    .await;
+    assert!(
+        dropped.is_err(),
+        "the connection dropped while idle:\n{}",
+        server.log()
+    );
+    let mut alice = server.client("alice").await;
+    alice.join("#test", None).await;
+    alice.privmsg("#test", "still there?").await;
+    assert_eq!(next_message(&mut events).await.text, "still there?");
+    connection.quit("bye").await;
+}
+
+/// Every PRIVMSG goes through the flood gate: after a burst of 2, one line per second,
+/// so the fifth line leaves at least 3 s after the first. (ngircd alone would relay them
+/// faster: it paces a client to about 2 lines a second but never disconnects it, so
+/// this bound, not a disconnect, is what shows the gate at work.)
+#[tokio::test]
+async fn lines_leave_no_faster_than_the_flood_limit() {
+    let server = IrcServer::start().await;
+    let mut config = config(&server, "bytebot", "#test");
+    config.flood = FloodLimit {
+        burst: 2,
+        interval: Duration::from_secs(1),
+    };
+    let (connection, _events) = connect(config);
+    let mut alice = server.client("alice").await;
+    alice.join("#test", None).await;
+    wait_ready(&connection).await;
+    let lines: Vec<String> = (0..5).map(|n| format!("paced {n}")).collect();
+    let receive = async {
+        let mut arrivals = Vec::new();
+        for expected in &lines {
+            let (_, text) = alice.expect_privmsg_from("bytebot").await;
+            assert_eq!(&text, expected);
+            arrivals.push(std::time::Instant::now());
+        }
+        arrivals
+    };
+    let (sent, arrivals) = tokio::join!(connection.send("#test", &lines), receive);
+    sent.unwrap();
+    let spread = arrivals[4] - arrivals[0];
+    // Lines 0 and 1 leave at once, line 4 three intervals later; the slack covers the
+    // first line's own trip.
+    assert!(
+        spread >= Duration::from_millis(2800),
+        "5 lines within {spread:?}"
+    );
+    connection.quit("bye").await;
+}

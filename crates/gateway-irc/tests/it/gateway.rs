@@ -9,7 +9,8 @@ use bytebot_core::pattern::Pattern;
 use bytebot_core::{Direction, Space, Topic};
 use bytebot_gateway::GatewayConfig;
 use bytebot_test_support::{
-    IrcServer, PATIENCE, RedisServer, bus_config, free_local_addr, wait_for_status,
+    IrcServer, PATIENCE, RedisServer, bus_config, free_local_addr, http_get, metric_value,
+    scrape_until, wait_for_status,
 };
 use gateway_irc::Config;
 use tokio::sync::oneshot;
@@ -31,7 +32,13 @@ pub struct Gateway {
 impl Gateway {
     /// Starts everything with the bot `bytebot` in `channels` and waits for `/readyz`.
     pub async fn start(channels: &str) -> Gateway {
-        let irc = IrcServer::start().await;
+        let gateway = Gateway::launch(IrcServer::start().await, channels).await;
+        wait_for_status(gateway.http, "/readyz", 200).await.unwrap();
+        gateway
+    }
+
+    /// Starts Redis and the gateway for `irc`, without waiting for it to be ready.
+    pub async fn launch(irc: IrcServer, channels: &str) -> Gateway {
         let redis = RedisServer::start().await;
         let http = free_local_addr();
         let mut config = Config {
@@ -45,15 +52,13 @@ impl Gateway {
         let task = tokio::spawn(gateway_irc::run(config, async {
             let _ = stopped.await;
         }));
-        let gateway = Gateway {
+        Gateway {
             irc,
             redis,
             http,
             stop: Some(stop),
             task,
-        };
-        wait_for_status(gateway.http, "/readyz", 200).await.unwrap();
-        gateway
+        }
     }
 
     /// A subscription of the test's own on `pattern`, connected.
@@ -241,6 +246,16 @@ async fn notices_are_ignored_and_actions_are_flagged() {
     let mut inbound = gateway.subscribe("inbound.irc.*.*.*").await;
     let mut alice = gateway.irc.client("alice").await;
     alice.join("#test", None).await;
+    // A private message to itself: the server delivers it back to the bot, which must
+    // not publish it. Its receipt means it was written before the next line.
+    let mut receipts = gateway.subscribe("receipt.irc.*.*.*").await;
+    gateway
+        .publish(
+            "outbound.irc.@me.bytebot@testnet.bytebot",
+            r#"{"v":1,"content":"to myself"}"#,
+        )
+        .await;
+    assert_eq!(next_json(&mut receipts).await.1["ok"], true);
     gateway
         .publish(
             "outbound.irc.testnet.#test.alice",
@@ -257,6 +272,10 @@ async fn notices_are_ignored_and_actions_are_flagged() {
         "the notices and the bot's own line came first: {envelope}"
     );
     assert_eq!(envelope["emote"], true);
+    // /metrics counts the skipped ones (own message and two notices) and the published.
+    let skipped = r#"bytebot_messages_skipped_total{daemon="gateway-irc",reason="own_bot_or_system_message"}"#;
+    let metrics = scrape_until(gateway.http, skipped, 3.0).await.unwrap();
+    assert_eq!(metric_value(&metrics, skipped), Some(3.0), "{metrics}");
     gateway.stop().await.unwrap();
 }
 
@@ -295,6 +314,11 @@ async fn actions_irc_cannot_do_get_a_failed_receipt() {
             r#"{"v":1,"action":"react","message_id":"x","emoji":"👍"}"#,
             "no reactions",
         ),
+        (
+            r#"{"v":1,"action":"unreact","message_id":"x","emoji":"👍"}"#,
+            "no reactions",
+        ),
+        (r#"{"v":1,"action":"typing"}"#, "no typing indicator"),
     ] {
         gateway.publish(topic, action).await;
         let (_, receipt) = next_json(&mut receipts).await;
@@ -307,4 +331,110 @@ async fn actions_irc_cannot_do_get_a_failed_receipt() {
     let (_, text) = alice.expect_privmsg_from("bytebot").await;
     assert_eq!(text, "plain");
     gateway.stop().await.unwrap();
+}
+
+/// A 2 000-character reply through Redis and the runtime becomes PRIVMSG lines that each
+/// fit 512 bytes as the server relays them (prefix included), and joined they give the
+/// original back; each line break of the content starts a new line.
+#[tokio::test]
+async fn a_long_reply_is_split_into_lines_that_fit_512_bytes() {
+    let gateway = Gateway::start("#test").await;
+    let mut alice = gateway.irc.client("alice").await;
+    alice.join("#test", None).await;
+    let paragraph: String = (0..400)
+        .map(|n| format!("wörd{n:03}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(paragraph.chars().count() >= 2000);
+    let content = format!("first line\nsecond line\n{paragraph}");
+    let reply = serde_json::json!({"v": 1, "content": content});
+    gateway
+        .publish("outbound.irc.testnet.#test.alice", reply.to_string())
+        .await;
+    let mut received = Vec::new();
+    let mut joined = String::new();
+    while joined.len() < paragraph.len() {
+        let line = alice
+            .expect(|line| line.command == "PRIVMSG" && line.nick() == Some("bytebot"))
+            .await;
+        assert!(
+            line.raw.len() + 2 <= 512,
+            "{} bytes: {}",
+            line.raw.len() + 2,
+            line.raw
+        );
+        let text = line.params[1].clone();
+        if received.len() >= 2 {
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(&text);
+        }
+        received.push(text);
+    }
+    assert_eq!(received[..2], ["first line", "second line"]);
+    assert!(received.len() >= 7, "{} lines", received.len());
+    assert_eq!(joined, paragraph);
+    gateway.stop().await.unwrap();
+}
+
+/// `/readyz` is ready only once the bot is in every configured channel: registered but
+/// refused by a channel's key, it answers 503 and names the channel.
+#[tokio::test]
+async fn readyz_waits_for_every_configured_channel() {
+    let irc = IrcServer::start().await;
+    let mut owner = irc.client("owner").await;
+    owner.join("#vault", None).await;
+    owner.send("MODE #vault +k s3cret").await;
+    owner.expect(|line| line.command == "MODE").await;
+    let gateway = Gateway::launch(irc, "#open,#vault").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let response = http_get(gateway.http, "/readyz").await;
+        if let Some(response) = &response
+            && response.body.contains("not in #vault")
+        {
+            assert_eq!(response.status, 503, "{response:?}");
+            assert!(!response.body.contains("#open"), "{response:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never registered without #vault: {response:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gateway.stop().await.unwrap();
+}
+
+/// Stopping (SIGTERM's path) first sends the lines already taken, in order, and only
+/// then QUITs.
+#[tokio::test]
+async fn shutdown_sends_what_was_taken_then_quits() {
+    let gateway = Gateway::start("#test").await;
+    let mut alice = gateway.irc.client("alice").await;
+    alice.join("#test", None).await;
+    let lines: Vec<String> = (0..12).map(|n| format!("line {n}")).collect();
+    let reply = serde_json::json!({"v": 1, "content": lines.join("\n")});
+    gateway
+        .publish("outbound.irc.testnet.#test.alice", reply.to_string())
+        .await;
+    // The first line is out: the message was taken; the flood gate holds the rest.
+    assert_eq!(alice.expect_privmsg_from("bytebot").await.1, "line 0");
+    let stopped = tokio::spawn(gateway.stop());
+    let mut rest = Vec::new();
+    loop {
+        let line = alice
+            .expect(|line| {
+                line.nick() == Some("bytebot")
+                    && matches!(line.command.as_str(), "PRIVMSG" | "QUIT")
+            })
+            .await;
+        if line.command == "QUIT" {
+            break;
+        }
+        rest.push(line.params[1].clone());
+    }
+    assert_eq!(rest, lines[1..]);
+    stopped.await.unwrap().unwrap();
 }
