@@ -62,3 +62,43 @@ pub async fn wait_until(timeout: std::time::Duration, mut condition: impl FnMut(
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// The binary `bin` of workspace package `package`, built (`cargo build -q`) with the
+/// calling test binary's target directory and profile (`<target>/<profile>/deps/...`).
+/// `cargo test -p X` builds only X's own binaries; benchmarks that run another
+/// package's daemon (example-subscriber) get it from here, in the same profile, so a
+/// `--release` bench measures release binaries.
+pub fn cargo_binary(package: &str, bin: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("<target>/<profile>/deps");
+    let target = profile_dir.parent().expect("<target>/<profile>");
+    let profile = profile_dir
+        .file_name()
+        .expect("<profile>")
+        .to_string_lossy()
+        .into_owned();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "-q", "-p", package, "--bin", bin]);
+    build.arg("--target-dir").arg(target);
+    if profile == "release" {
+        build.arg("--release");
+    }
+    let status = build.status().expect("running cargo build");
+    assert!(status.success(), "cargo build -p {package} failed");
+    profile_dir.join(bin)
+}
+
+/// A child process killed (and reaped) when dropped: no orphan survives a failed test.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

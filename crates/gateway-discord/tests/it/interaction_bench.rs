@@ -7,10 +7,9 @@
 //! cargo test --release -p gateway-discord --test it interaction_bench -- --ignored --nocapture
 //! ```
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use bytebot_test_support::{RedisServer, wait_until};
+use bytebot_test_support::{KillOnDrop, RedisServer, cargo_binary, wait_until};
 use serde_json::json;
 
 use crate::fake_discord::{DiscordInteraction, FakeDiscord};
@@ -20,54 +19,10 @@ use crate::support::{ALICE, CHANNEL, GUILD, PATIENCE, TOKEN};
 const MEASURED: usize = 500;
 const WARM_UP: usize = 50;
 
-/// Kills the child on drop: no orphan survives a failed bench.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// example-subscriber's binary, built with the same target directory and profile as
-/// this test binary (`<target>/<profile>/deps/it-<hash>`): `cargo test -p
-/// gateway-discord` builds only this package's binaries.
-fn example_subscriber() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("<target>/<profile>/deps");
-    let target = profile_dir.parent().expect("<target>/<profile>");
-    let profile = profile_dir
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut build = Command::new(cargo);
-    build.args([
-        "build",
-        "-q",
-        "-p",
-        "example-subscriber",
-        "--bin",
-        "example-subscriber",
-    ]);
-    build.arg("--target-dir").arg(target);
-    if profile == "release" {
-        build.arg("--release");
-    }
-    let status = build.status().expect("running cargo build");
-    assert!(status.success(), "cargo build -p example-subscriber failed");
-    profile_dir.join("example-subscriber")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: prints figures, asserts nothing about speed"]
 async fn interaction_bench() {
-    let subscriber = example_subscriber();
+    let subscriber = cargo_binary("example-subscriber", "example-subscriber");
     let redis = RedisServer::start().await;
     let discord = FakeDiscord::start().await;
     let quiet = |command: &mut Command| {
@@ -83,10 +38,10 @@ async fn interaction_bench() {
     gateway
         .env("DISCORD_TOKEN", TOKEN)
         .env("DISCORD_API_URL", discord.api_url());
-    let _gateway = Killed(gateway.spawn().expect("spawning the gateway"));
+    let _gateway = KillOnDrop(gateway.spawn().expect("spawning the gateway"));
     let mut bot = Command::new(&subscriber);
     quiet(&mut bot);
-    let _bot = Killed(bot.spawn().expect("spawning example-subscriber"));
+    let _bot = KillOnDrop(bot.spawn().expect("spawning example-subscriber"));
     assert!(
         wait_until(PATIENCE, || discord.connected()).await,
         "never logged in"

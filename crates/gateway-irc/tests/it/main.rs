@@ -3,3 +3,4 @@
 mod binary;
 mod connection;
 mod gateway;
+mod ping_bench;
