@@ -99,7 +99,8 @@ fn now() -> String {
     chrono::Utc::now().format("%H:%M:%S%.3f").to_string()
 }
 
-/// `12:01:02.345 inbound  console local/terminal alice: !ping`
+/// `12:01:02.345 inbound  console local/terminal alice: !ping`; a direct message
+/// `12:01:02.345 inbound  console @me/terminal (direct) alice: hi`.
 pub fn text_line(delivery: &Delivery) -> String {
     let time = now();
     let Ok(topic) = delivery.channel.parse::<Topic>() else {
@@ -109,11 +110,18 @@ pub fn text_line(delivery: &Delivery) -> String {
             preview(&delivery.payload)
         );
     };
+    // The space as its topic segment, so a space literally named `@me` shows as
+    // `%40me`, and a direct message is said in words: both decode to `"space": "@me"`.
+    let direct = if topic.space().is_direct() {
+        " (direct)"
+    } else {
+        ""
+    };
     let place = format!(
-        "{:<8} {} {}/{}",
+        "{:<8} {} {}/{}{direct}",
         topic.direction().as_str(),
         topic.platform(),
-        topic.space(),
+        topic.space().segment(),
         topic.room()
     );
     let text = match topic.direction() {
@@ -373,6 +381,50 @@ mod tests {
         assert!(
             line.contains("(undecodable: invalid envelope JSON: ") && line.ends_with("{oops"),
             "{line}"
+        );
+    }
+
+    /// A direct message and a space literally named `@me` both decode to
+    /// `"space": "@me"`: the line tells them apart, as the topic and `direct` do.
+    #[test]
+    fn text_lines_tell_a_direct_message_from_a_space_named_at_me() {
+        let alice = Author::new("alice", "alice");
+        let line = |topic: Topic| {
+            let message = InboundMessage::new(topic.clone(), "m1", alice.clone(), "hi");
+            let inbound = text_line(&delivery(&topic.to_string(), message.encode()));
+            let reply = OutboundMessage::reply_to(&message, "yo");
+            let outbound = text_line(&delivery(&topic.reply().to_string(), reply.encode()));
+            (inbound, outbound)
+        };
+        let direct = Topic::builder(bytebot_core::Direction::Inbound, "discord")
+            .direct()
+            .room("42")
+            .user("alice")
+            .build()
+            .unwrap();
+        let (inbound, outbound) = line(direct);
+        assert!(
+            inbound.ends_with(" inbound  discord @me/42 (direct) alice: hi"),
+            "{inbound}"
+        );
+        assert!(
+            outbound.ends_with(" outbound discord @me/42 (direct) -> alice: yo"),
+            "{outbound}"
+        );
+        let literal = Topic::builder(bytebot_core::Direction::Inbound, "discord")
+            .space(bytebot_core::Space::id("@me"))
+            .room("42")
+            .user("alice")
+            .build()
+            .unwrap();
+        let (inbound, outbound) = line(literal);
+        assert!(
+            inbound.ends_with(" inbound  discord %40me/42 alice: hi"),
+            "{inbound}"
+        );
+        assert!(
+            outbound.ends_with(" outbound discord %40me/42 -> alice: yo"),
+            "{outbound}"
         );
     }
 
