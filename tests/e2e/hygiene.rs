@@ -105,3 +105,41 @@ async fn send_raw_without_topic_has_a_usage_line_without_redis_url() {
         assert!(!text.contains("--redis-url"), "{args:?}: {text}");
     }
 }
+
+/// serenity's HTTP errors print their cause and also return it as their source, so
+/// `{:#}` printed "Provided value is an invalid header value." twice for a token that
+/// cannot go in a header (a line feed pasted with it). Each cause once, and never the
+/// token.
+#[tokio::test]
+async fn a_token_that_is_not_a_header_value_is_reported_once() {
+    let redis = RedisServer::start().await;
+    let output = bytebot_e2e::run(
+        &binaries().gateway_discord,
+        &[],
+        &[
+            ("DISCORD_TOKEN", "MTE5MDgw.pasted\nSECRETtail"),
+            ("REDIS_URL", &redis.url()),
+            ("RUST_LOG", "trace"),
+            ("NO_COLOR", "1"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    let error_line = text
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {text}"));
+    assert_eq!(
+        error_line.matches("invalid header value").count(),
+        1,
+        "{error_line}"
+    );
+    assert!(
+        error_line.contains("checking the bot token"),
+        "{error_line}"
+    );
+    assert!(!text.contains("SECRETtail"), "{text}");
+    assert!(!text.contains("MTE5MDgw"), "{text}");
+}

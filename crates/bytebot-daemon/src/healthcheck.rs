@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bytebot_logging::error_chain;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::header::{CONNECTION, HOST};
@@ -177,18 +178,6 @@ async fn get_readyz(addr: SocketAddr) -> Result<String, HealthcheckError> {
     } else {
         Err(HealthcheckError::NotReady { addr, status, body })
     }
-}
-
-/// `error: cause: cause`, each once (the `{:#}` of anyhow, without anyhow).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -100,6 +100,31 @@ pub fn init(format: LogFormat, default_filter: &str) {
         .init();
 }
 
+/// An error and its causes on one line, `error: cause: cause`, as anyhow's `{:#}`
+/// prints them, but each cause once.
+///
+/// Many errors print their source in their own message and also return it from
+/// `source()` (serenity's HTTP errors, the Redis driver's), so `{:#}` printed
+/// `checking the bot token with discord (GET /users/@me): Provided value is an invalid
+/// header value.: Provided value is an invalid header value.`. A cause that the error
+/// before it already says is left out. Every binary's `main` prints its final error
+/// with this.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut previous = line.clone();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !previous.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        previous = text;
+        source = cause.source();
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +204,60 @@ mod tests {
         assert!(!use_colour(true, Some("1".as_ref())));
         assert!(!use_colour(false, None));
         assert!(!use_colour(false, Some("1".as_ref())));
+    }
+
+    /// An error that prints `text` and returns `source`.
+    #[derive(Debug)]
+    struct Failure {
+        text: String,
+        source: Option<Box<Failure>>,
+    }
+
+    impl std::fmt::Display for Failure {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.text)
+        }
+    }
+
+    impl std::error::Error for Failure {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.source
+                .as_deref()
+                .map(|source| source as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn failure(text: &str, source: Option<Failure>) -> Failure {
+        Failure {
+            text: text.to_owned(),
+            source: source.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn error_chain_prints_each_cause_once() {
+        let refused = "Connection refused (os error 111)";
+        let plain = failure("connecting", Some(failure(refused, None)));
+        assert_eq!(error_chain(&plain), format!("connecting: {refused}"));
+
+        // serenity's Error::Http prints its HttpError and returns it as its source.
+        let header = "Provided value is an invalid header value.";
+        let http = failure(header, Some(failure(header, None)));
+        let outer = failure("checking the bot token", Some(http));
+        assert_eq!(
+            error_chain(&outer),
+            format!("checking the bot token: {header}")
+        );
+
+        // The Redis driver's error ends with its cause and returns it too.
+        let driver = failure(
+            &format!("redis at h: {refused}"),
+            Some(failure(refused, None)),
+        );
+        let top = failure("cannot reach redis", Some(driver));
+        assert_eq!(
+            error_chain(&top),
+            format!("cannot reach redis: redis at h: {refused}")
+        );
     }
 }

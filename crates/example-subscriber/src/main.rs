@@ -85,7 +85,10 @@ fn main() -> ExitCode {
     )) {
         Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("example-subscriber: {err:#}");
+            eprintln!(
+                "example-subscriber: {}",
+                bytebot_daemon::logging::error_chain(&*err)
+            );
             ExitCode::FAILURE
         }
     }

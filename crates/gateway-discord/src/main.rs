@@ -193,7 +193,7 @@ fn main() -> ExitCode {
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", bytebot_daemon::logging::error_chain(&*err));
             ExitCode::FAILURE
         }
     }

@@ -139,7 +139,7 @@ fn main() -> ExitCode {
     match runtime.block_on(gateway_irc::run(config, bytebot_core::shutdown::signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", bytebot_daemon::logging::error_chain(&*err));
             ExitCode::FAILURE
         }
     }

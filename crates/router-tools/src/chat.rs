@@ -114,7 +114,7 @@ pub async fn run(config: ChatConfig, shutdown: impl Future<Output = ()>) -> anyh
                         ),
                         Err(err) => {
                             refused += 1;
-                            eprintln!("router-tools: {err:#}");
+                            eprintln!("router-tools: {}", bytebot_logging::error_chain(&*err));
                         }
                     },
                     None => {

@@ -249,7 +249,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(err) => {
-            eprintln!("router-tools: {err:#}");
+            eprintln!("router-tools: {}", bytebot_logging::error_chain(&*err));
             ExitCode::from(2)
         }
     }
