@@ -1,5 +1,6 @@
 //! Secrets around malformed input: no form of `REDIS_URL` or `--redis-url`, however
-//! broken, makes a binary print its password, at any log level.
+//! broken, makes a binary (the three daemons and router-tools) print its password, at
+//! any log level.
 
 use std::path::Path;
 
@@ -102,6 +103,21 @@ const CASES: &[Case] = &[
         hidden: "pwS3CR3T",
         says: "is a line feed",
     },
+    Case {
+        url: "redis+cluster://:pwS3CR3T@127.0.0.1:7000,,127.0.0.1:7001",
+        hidden: "pwS3CR3T@127.0.0.1:7000",
+        says: "one of them is empty",
+    },
+    Case {
+        url: "rediss+cluster://bot:pw%0AS3CR3T@127.0.0.1:7000",
+        hidden: "pw%0AS3CR3T@127.0.0.1:7000",
+        says: "node 1 of the list: the password contains a line feed once percent-decoded",
+    },
+    Case {
+        url: "redis+cluster://:p#wS3CR3T@127.0.0.1:7000",
+        hidden: "p#wS3CR3T@127.0.0.1:7000",
+        says: "percent-encode",
+    },
 ];
 
 /// How a binary is started with a URL: its arguments before the flag, and extra
@@ -113,7 +129,7 @@ struct Program {
     env: &'static [(&'static str, &'static str)],
 }
 
-fn programs() -> [Program; 3] {
+fn programs() -> [Program; 4] {
     let binaries = binaries();
     [
         Program {
@@ -121,6 +137,12 @@ fn programs() -> [Program; 3] {
             path: &binaries.gateway_discord,
             args: &[],
             env: &[("DISCORD_TOKEN", "not-a-real-token")],
+        },
+        Program {
+            name: "gateway-irc",
+            path: &binaries.gateway_irc,
+            args: &[],
+            env: &[("IRC_SERVER", "127.0.0.1:1"), ("IRC_PASSWORD", "irc-pw")],
         },
         Program {
             name: "example-subscriber",

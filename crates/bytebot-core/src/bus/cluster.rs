@@ -82,7 +82,14 @@ fn parse_nodes(scheme: &str, node_scheme: &str, rest: &str) -> Result<ClusterUrl
             ));
         }
         let node = RedisUrl::parse(&format!("{node_scheme}://{userinfo}{host}{fragment}"))
-            .map_err(|err| format!("node {} of the list: {err}", nodes.len() + 1))?;
+            .map_err(|err| {
+                // The reason alone: the caller's error already says "invalid redis url".
+                let reason = match err {
+                    BusError::InvalidUrl { reason } => reason,
+                    other => other.to_string(),
+                };
+                format!("node {} of the list: {reason}", nodes.len() + 1)
+            })?;
         nodes.push(node);
     }
     let printed_hosts: Vec<&str> = nodes
@@ -217,9 +224,19 @@ mod tests {
             "redis+cluster://bot:s3cret@h1:7000,,h2:7000",
             "redis+cluster://bot:s3cret@h1:7000/2",
             "redis+cluster://bot:s3cret@h1:notaport",
+            "rediss+cluster://bot:s3%0Acret@h1:7000",
         ] {
             let err = parse(bad).unwrap().err().expect("refused");
             assert!(!err.contains("s3cret"), "{err}");
+            assert!(!err.contains("s3%0Acret"), "{err}");
         }
+        let err = RedisUrl::parse("redis+cluster://bot:s3cret@h1:notaport")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid redis url: node 1 of the list: the port is not a number from 1 to 65535"
+        );
     }
 }

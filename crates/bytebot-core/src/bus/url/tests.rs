@@ -214,6 +214,15 @@ const SHAPES: &[&str] = &[
     "redis://:{p}@h\r",
     " redis://:{p}@h",
     "redis://:{p}@h\t",
+    "redis+cluster://:{p}@h1:7000,h2:7001",
+    "redis+cluster://u:{e}@h1:7000",
+    "rediss+cluster://:{p}@h1:7000#insecure",
+    "redis+cluster://:{p}@h1:7000,,h2",
+    "redis+cluster://:{p}@h1:7000/2",
+    "redis+cluster://:{p}@h1:port",
+    "redis+cluster://:{p}@h1:7000?x=1",
+    "rediss+cluster://:{p}@h1:7000#frag",
+    "redis+cluster:/\t/:{p}@h1:7000",
 ];
 
 /// Percent-encodes every byte, the way a careful user writes an odd password.
