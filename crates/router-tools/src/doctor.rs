@@ -623,6 +623,24 @@ id=5 addr=127.0.0.1:50002 fd=10 name=bytebot:gateway-discord:box age=1 idle=0 fl
         );
     }
 
+    /// `redis-cli PSUBSCRIBE 'news.*'` (no name) was once counted as an inbound
+    /// listener: a connection without a Bytebot name is not judged, only noted.
+    #[test]
+    fn an_unnamed_pattern_subscriber_is_not_an_inbound_listener() {
+        let clients = [client(1, "", 1, 0)];
+        let news = Subscriptions {
+            distinct_patterns: 1,
+            channels: Vec::new(),
+        };
+        let report = report_clients(&clients, &news);
+        assert!(report.contains("inbound     nobody"), "{report}");
+        assert!(
+            report.contains("note        1 subscribed connection(s) without a bytebot:<role>:<host> name: not judged"),
+            "{report}"
+        );
+        assert!(!report.contains("bot(s) subscribed"), "{report}");
+    }
+
     #[test]
     fn watchers_consoles_and_duplicate_bots_are_reported() {
         let clients = [
