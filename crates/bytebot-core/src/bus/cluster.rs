@@ -231,8 +231,7 @@ mod tests {
             assert!(!err.contains("s3%0Acret"), "{err}");
         }
         let err = RedisUrl::parse("redis+cluster://bot:s3cret@h1:notaport")
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert_eq!(
             err,
