@@ -12,6 +12,7 @@ mod inbound;
 mod intents;
 mod interaction_bench;
 mod interactions;
+mod monolith_bench;
 mod outbound;
 mod resilience;
 mod rich;

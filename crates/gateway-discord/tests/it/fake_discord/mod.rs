@@ -42,6 +42,7 @@
 //! IDENTIFY's `presence.since` is not an integer, so nothing here parses it strictly.
 
 mod commands;
+pub mod load;
 pub mod members;
 mod multipart;
 mod threads;
@@ -328,6 +329,9 @@ struct State {
     commands: commands::Store,
     /// Interactions dispatched and the calls that answered them (`interactions.rs`).
     interactions: interactions::Interactions,
+    /// The load benches' bookkeeping (`load.rs`): while on, requests and posts are
+    /// counted there instead of being kept.
+    load: load::Tap,
 }
 
 impl State {
@@ -740,7 +744,11 @@ async fn serve_http_connection(stream: TcpStream, state: Arc<State>) {
             body,
             files,
         };
-        state.requests.lock().unwrap().push(request.clone());
+        if state.load.is_on() {
+            state.load.count(&request.method);
+        } else {
+            state.requests.lock().unwrap().push(request.clone());
+        }
         let delay = *state.post_delay.lock().unwrap();
         if request.method != "GET" && !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -820,6 +828,10 @@ fn answer(state: &State, request: &RestRequest) -> (u16, Value) {
                 message["type"] = json!(19);
                 message["message_reference"] = reference.clone();
             }
+            if state.load.is_on() {
+                state.load.posted(state, channel_id, &request.body);
+                return (200, message);
+            }
             state.posted.lock().unwrap().push(PostedMessage {
                 channel_id,
                 id,
@@ -865,13 +877,15 @@ fn answer_channel(
     let unknown_message = (404, json!({"code": 10008, "message": "Unknown Message"}));
     let message_id = rest.get(1).and_then(|id| id.parse::<u64>().ok());
     let known = |id: u64| {
-        state
-            .posted
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|posted| posted.id == id && posted.channel_id == channel_id)
-            && !state.deleted.lock().unwrap().contains(&id)
+        // Under load every id is taken as the bot's: the posts are not kept.
+        state.load.is_on()
+            || state
+                .posted
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|posted| posted.id == id && posted.channel_id == channel_id)
+                && !state.deleted.lock().unwrap().contains(&id)
     };
     match (method, rest, message_id) {
         ("POST", ["messages", _, "threads"], Some(id)) => {
@@ -1134,6 +1148,10 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
             let mut sessions = state.sessions.lock().unwrap();
             let session = sessions.entry(shard).or_default();
             session.delivered = session.delivered.max(seq);
+            if state.load.is_on() {
+                // Not replayed in a bench: keep the log's memory flat.
+                session.log[seq - 1] = (String::new(), Value::Null);
+            }
         }
         tokio::select! {
             () = &mut grew => {}
