@@ -14,6 +14,7 @@ mod interaction_bench;
 mod interactions;
 mod monolith_bench;
 mod outbound;
+mod profile;
 mod resilience;
 mod rich;
 mod shards;
