@@ -45,6 +45,17 @@ pub fn bus_config(url: &str, role: &str) -> bytebot_core::bus::BusConfig {
     bytebot_core::bus::BusConfig::new(url, role)
 }
 
+/// The next delivery of `subscription`, within [`PATIENCE`]; panics when none comes or
+/// the subscription has ended.
+pub async fn next_delivery(
+    subscription: &mut bytebot_core::bus::Subscription,
+) -> bytebot_core::bus::Delivery {
+    tokio::time::timeout(PATIENCE, subscription.recv())
+        .await
+        .expect("a delivery in time")
+        .expect("subscription alive")
+}
+
 /// Polls `condition` every 10 ms until it returns true or `timeout` passes.
 ///
 /// Returns whether the condition became true. Tests assert on the result, so a

@@ -126,6 +126,32 @@ impl RedisServer {
             .unwrap_or_else(|err| panic!("connecting to test redis: {err}\n{}", self.log()))
     }
 
+    /// `PUBLISH channel payload` on a fresh connection; how many subscribers got it.
+    pub async fn publish(&self, channel: &str, payload: impl AsRef<[u8]>) -> i64 {
+        let mut connection = self.connection().await;
+        redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload.as_ref())
+            .query_async(&mut connection)
+            .await
+            .unwrap_or_else(|err| panic!("PUBLISH on test redis: {err}\n{}", self.log()))
+    }
+
+    /// A subscription of the test's own (`bytebot:test:<host>`) on `pattern`, raw (not
+    /// linted: tests also subscribe to patterns the linter would warn about), connected.
+    pub async fn subscribe(&self, pattern: &str) -> bytebot_core::bus::Subscription {
+        let subscription = bytebot_core::bus::Subscription::start(
+            crate::bus_config(&self.url(), "test"),
+            vec![bytebot_core::pattern::Pattern::parse_raw(pattern)],
+            bytebot_core::bus::SubscribeOptions::default(),
+        );
+        subscription
+            .wait_connected(crate::PATIENCE)
+            .await
+            .unwrap_or_else(|err| panic!("subscribing to {pattern}: {err}\n{}", self.log()));
+        subscription
+    }
+
     /// `PUBSUB NUMPAT`: the pattern subscriptions on the server now (0 while it is
     /// down). Pub/sub delivers only to whoever is subscribed at that moment, so tests
     /// wait for this before publishing to a daemon or bot.

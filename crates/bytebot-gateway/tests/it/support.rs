@@ -1,12 +1,11 @@
 //! A toy gateway running in this process, wired to a private Redis.
 
 use bytebot_core::Platform;
-use bytebot_core::bus::{self, RedisUrl, SubscribeOptions, Subscription};
-use bytebot_core::pattern::Pattern;
+use bytebot_core::bus::{RedisUrl, Subscription};
 use bytebot_core::receipt::{DeliveryReceipt, decode_receipt};
 use bytebot_daemon::Health;
 use bytebot_gateway::{GatewayConfig, GatewayCounters, GatewayRuntime};
-use bytebot_test_support::{PATIENCE, RedisServer, bus_config};
+use bytebot_test_support::{PATIENCE, RedisServer};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -83,13 +82,7 @@ impl Toy {
 
     /// PUBLISHes `payload` on `topic`; returns how many subscribers got it.
     pub async fn publish(&self, topic: &str, payload: impl AsRef<[u8]>) -> i64 {
-        let mut connection = self.redis.connection().await;
-        redis::cmd("PUBLISH")
-            .arg(topic)
-            .arg(payload.as_ref())
-            .query_async(&mut connection)
-            .await
-            .expect("PUBLISH")
+        self.redis.publish(topic, payload).await
     }
 
     /// PUBLISHes every `(topic, payload)` in one pipeline (they arrive back to back).
@@ -104,13 +97,7 @@ impl Toy {
 
     /// A subscription of the test's own on `pattern`, connected.
     pub async fn subscribe(&self, pattern: &str) -> Subscription {
-        let subscription = Subscription::start(
-            bus_config(&self.redis.url(), "test"),
-            vec![Pattern::parse_raw(pattern)],
-            SubscribeOptions::default(),
-        );
-        subscription.wait_connected(PATIENCE).await.unwrap();
-        subscription
+        self.redis.subscribe(pattern).await
     }
 
     /// Stops the gateway as SIGTERM would and returns what `run` returned.
@@ -146,13 +133,7 @@ pub fn outbound(room: &str) -> String {
     format!("outbound.toy.world.{room}.alice")
 }
 
-/// The next delivery, within [`PATIENCE`].
-pub async fn next(subscription: &mut Subscription) -> bus::Delivery {
-    tokio::time::timeout(PATIENCE, subscription.recv())
-        .await
-        .expect("a delivery in time")
-        .expect("subscription alive")
-}
+pub use bytebot_test_support::next_delivery as next;
 
 /// The next receipt and the topic it came on.
 pub async fn next_receipt(subscription: &mut Subscription) -> (String, DeliveryReceipt) {

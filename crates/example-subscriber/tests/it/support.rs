@@ -83,13 +83,7 @@ pub fn event(kind: InboundKind, message_id: &str, content: &str) -> InboundMessa
 
 /// Publishes `payload` on `channel`, returns how many subscribers received it.
 pub async fn publish(redis: &RedisServer, channel: &str, payload: &[u8]) -> i64 {
-    let mut connection = redis.connection().await;
-    redis::cmd("PUBLISH")
-        .arg(channel)
-        .arg(payload)
-        .query_async(&mut connection)
-        .await
-        .unwrap()
+    redis.publish(channel, payload).await
 }
 
 /// Publishes `message` on its topic, as a gateway does.

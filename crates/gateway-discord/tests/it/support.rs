@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use crate::fake_discord::FakeDiscord;
-use bytebot_core::bus::{self, RedisUrl, SubscribeOptions, Subscription};
-use bytebot_core::pattern::Pattern;
-use bytebot_test_support::{RedisServer, bus_config, free_local_addr, wait_for_status, wait_until};
+use bytebot_core::bus::{RedisUrl, Subscription};
+use bytebot_test_support::{RedisServer, free_local_addr, wait_for_status, wait_until};
 use gateway_discord::{Config, GatewayCounters};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
@@ -93,13 +92,7 @@ impl Gateway {
 
     /// PUBLISHes `payload` on `topic` and returns how many subscribers got it.
     pub async fn publish(&self, topic: &str, payload: impl AsRef<[u8]>) -> i64 {
-        let mut connection = self.redis.connection().await;
-        redis::cmd("PUBLISH")
-            .arg(topic)
-            .arg(payload.as_ref())
-            .query_async(&mut connection)
-            .await
-            .expect("PUBLISH")
+        self.redis.publish(topic, payload).await
     }
 
     /// Stops the gateway as SIGTERM would and returns what `run` returned.
@@ -136,22 +129,10 @@ pub fn config_for_url(redis_url: &str, discord: &FakeDiscord) -> Config {
 }
 
 pub async fn subscribe(redis: &RedisServer, pattern: &str) -> Subscription {
-    let subscription = Subscription::start(
-        bus_config(&redis.url(), "test"),
-        vec![Pattern::parse_raw(pattern)],
-        SubscribeOptions::default(),
-    );
-    subscription.wait_connected(PATIENCE).await.unwrap();
-    subscription
+    redis.subscribe(pattern).await
 }
 
-/// The next delivery, within [`PATIENCE`].
-pub async fn next(subscription: &mut Subscription) -> bus::Delivery {
-    tokio::time::timeout(PATIENCE, subscription.recv())
-        .await
-        .expect("a delivery in time")
-        .expect("subscription alive")
-}
+pub use bytebot_test_support::next_delivery as next;
 
 /// The next delivery parsed as JSON.
 pub async fn next_json(subscription: &mut Subscription) -> (String, serde_json::Value) {

@@ -4,12 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytebot_core::bus::{self, RedisUrl, SubscribeOptions, Subscription};
-use bytebot_core::pattern::Pattern;
+use bytebot_core::bus::{RedisUrl, Subscription};
 use bytebot_core::{Direction, Space, Topic};
 use bytebot_gateway::GatewayConfig;
 use bytebot_test_support::{
-    IrcServer, PATIENCE, RedisServer, bus_config, free_local_addr, http_get, metric_value,
+    IrcServer, PATIENCE, RedisServer, free_local_addr, http_get, metric_value, next_delivery,
     scrape_until, wait_for_status,
 };
 use gateway_irc::Config;
@@ -63,44 +62,43 @@ impl Gateway {
 
     /// A subscription of the test's own on `pattern`, connected.
     pub async fn subscribe(&self, pattern: &str) -> Subscription {
-        let subscription = Subscription::start(
-            bus_config(&self.redis.url(), "test"),
-            vec![Pattern::parse_raw(pattern)],
-            SubscribeOptions::default(),
-        );
-        subscription.wait_connected(PATIENCE).await.unwrap();
-        subscription
+        self.redis.subscribe(pattern).await
     }
 
     /// PUBLISHes `payload` on `topic`; how many subscribers got it.
     pub async fn publish(&self, topic: &str, payload: impl AsRef<[u8]>) -> i64 {
-        let mut connection = self.redis.connection().await;
-        redis::cmd("PUBLISH")
-            .arg(topic)
-            .arg(payload.as_ref())
-            .query_async(&mut connection)
-            .await
-            .expect("PUBLISH")
+        self.redis.publish(topic, payload).await
     }
 
     /// Stops the gateway as SIGTERM would; what `run` returned.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop_keeping_irc().await.0
+    }
+
+    /// Stops the gateway as SIGTERM would; what `run` returned, and ngircd, still
+    /// running: it may not have read the bot's last lines yet (it paces every client),
+    /// and a test that waits for them needs it alive.
+    pub async fn stop_keeping_irc(self) -> (anyhow::Result<()>, IrcServer) {
+        let Gateway {
+            irc,
+            stop,
+            mut task,
+            ..
+        } = self;
+        if let Some(stop) = stop {
             let _ = stop.send(());
         }
-        tokio::time::timeout(PATIENCE, &mut self.task)
+        let result = tokio::time::timeout(PATIENCE, &mut task)
             .await
             .expect("the gateway stops within the deadline")
-            .expect("the gateway task does not panic")
+            .expect("the gateway task does not panic");
+        (result, irc)
     }
 }
 
 /// The next delivery, parsed as JSON, with its channel.
 pub async fn next_json(subscription: &mut Subscription) -> (String, serde_json::Value) {
-    let delivery: bus::Delivery = tokio::time::timeout(PATIENCE, subscription.recv())
-        .await
-        .expect("a delivery in time")
-        .expect("subscription alive");
+    let delivery = next_delivery(subscription).await;
     let value = serde_json::from_slice(&delivery.payload).expect("JSON payload");
     (delivery.channel, value)
 }
@@ -421,7 +419,7 @@ async fn shutdown_sends_what_was_taken_then_quits() {
         .await;
     // The first line is out: the message was taken; the flood gate holds the rest.
     assert_eq!(alice.expect_privmsg_from("bytebot").await.1, "line 0");
-    let stopped = tokio::spawn(gateway.stop());
+    let stopped = tokio::spawn(gateway.stop_keeping_irc());
     let mut rest = Vec::new();
     loop {
         let line = alice
@@ -436,5 +434,6 @@ async fn shutdown_sends_what_was_taken_then_quits() {
         rest.push(line.params[1].clone());
     }
     assert_eq!(rest, lines[1..]);
-    stopped.await.unwrap().unwrap();
+    let (result, _irc) = stopped.await.unwrap();
+    result.unwrap();
 }
