@@ -75,9 +75,15 @@ async fn example_subscriber_healthcheck_follows_readyz() {
 }
 
 /// Without an address there is nothing to ask: exit 1, saying which variable to set.
+/// Every daemon's healthcheck parses without the settings the daemon itself needs
+/// (`gateway-irc healthcheck` once refused to run without `IRC_SERVER`).
 #[tokio::test]
 async fn healthcheck_without_an_address_says_what_to_set() {
-    for program in [&binaries().example_subscriber, &binaries().gateway_discord] {
+    for program in [
+        &binaries().example_subscriber,
+        &binaries().gateway_discord,
+        &binaries().gateway_irc,
+    ] {
         let output = healthcheck(program, None).await;
         assert_eq!(output.status.code(), Some(1), "{}", program.display());
         assert!(
@@ -86,4 +92,18 @@ async fn healthcheck_without_an_address_says_what_to_set() {
             stderr(&output)
         );
     }
+}
+
+/// `gateway-irc healthcheck`, as compose runs it: with only the address, nothing
+/// listening there is "not ready" (exit 1), not a usage error about `--server`.
+#[tokio::test]
+async fn gateway_irc_healthcheck_needs_only_the_address() {
+    let addr = free_local_addr();
+    let output = healthcheck(&binaries().gateway_irc, Some(addr)).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with(&format!("healthcheck: connecting to {addr}: ")),
+        "{}",
+        stderr(&output)
+    );
 }

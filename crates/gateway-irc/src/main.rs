@@ -23,9 +23,12 @@ use secrecy::SecretString;
                   Log levels come from RUST_LOG (default: info), e.g. RUST_LOG=gateway_irc=debug."
 )]
 struct Args {
+    // Required, but an `Option` so that `gateway-irc healthcheck` parses without it:
+    // clap waives the requirement for a subcommand, while a derived `String` field
+    // would still fail to fill.
     /// The IRC server, host:port (port 6697 with --tls, else 6667, when omitted).
-    #[arg(long, env = "IRC_SERVER")]
-    server: String,
+    #[arg(long, env = "IRC_SERVER", required = true)]
+    server: Option<String>,
     /// Connect with TLS (1/0), verifying the certificate against the system's CAs.
     #[arg(long, env = "IRC_TLS", action = ArgAction::Set, default_value = "0", value_parser = BoolishValueParser::new())]
     tls: bool,
@@ -79,7 +82,11 @@ fn secret_from_env(name: &str) -> Option<SecretString> {
 
 /// The validated configuration; errors never contain a password or a channel key.
 fn config(args: Args) -> Result<Config, String> {
-    let server = ServerAddr::parse(&args.server).map_err(|err| format!("IRC_SERVER {err}"))?;
+    let server = args
+        .server
+        .as_deref()
+        .ok_or("IRC_SERVER (or --server) is not set")?;
+    let server = ServerAddr::parse(server).map_err(|err| format!("IRC_SERVER {err}"))?;
     let mut irc = IrcConfig::new(server, args.nick.trim());
     if irc.nick.is_empty() || irc.nick.contains(|c: char| c.is_whitespace() || c == ',') {
         return Err("IRC_NICK must be one word, e.g. bytebot".to_owned());
@@ -185,6 +192,15 @@ mod tests {
         assert!(config.irc.tls && config.irc.tls_insecure);
         assert_eq!(config.irc.network, "test");
         assert!(parse(&["--server", "h", "--tls-insecure", "1"]).is_err());
+    }
+
+    /// The container healthcheck runs `gateway-irc healthcheck` with only
+    /// `BYTEBOT_HTTP_ADDR`: it must parse without the server the daemon needs.
+    #[test]
+    fn healthcheck_parses_without_a_server() {
+        let args = Args::try_parse_from(["gateway-irc", "healthcheck"]).unwrap();
+        assert!(args.command.is_some());
+        assert!(Args::try_parse_from(["gateway-irc"]).is_err());
     }
 
     /// Passwords are environment only: there is no flag that would show in `ps`.
