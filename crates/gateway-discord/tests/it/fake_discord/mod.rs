@@ -1139,9 +1139,23 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
                 .map(|(index, (event, data))| (index + 1, event.clone(), data.clone()))
                 .collect()
         };
+        // The batch is fed, then flushed once: one write for many frames under load
+        // (a flush per frame made the fake's ceiling about 15 000 dispatches/s).
+        let already_delivered = delivered;
+        let mut last = None;
         for (seq, event, data) in batch {
             let dispatch = json!({"op": 0, "s": seq, "t": event, "d": data});
-            if !send_json(&mut socket, &dispatch).await {
+            if socket
+                .feed(WsMessage::Text(dispatch.to_string()))
+                .await
+                .is_err()
+            {
+                return state.disconnected(shard, connection);
+            }
+            last = Some(seq);
+        }
+        if let Some(seq) = last {
+            if socket.flush().await.is_err() {
                 return state.disconnected(shard, connection);
             }
             delivered = seq;
@@ -1150,7 +1164,9 @@ async fn serve_gateway_connection(mut socket: Socket, connection: u64, state: Ar
             session.delivered = session.delivered.max(seq);
             if state.load.is_on() {
                 // Not replayed in a bench: keep the log's memory flat.
-                session.log[seq - 1] = (String::new(), Value::Null);
+                for entry in &mut session.log[already_delivered..seq] {
+                    *entry = (String::new(), Value::Null);
+                }
             }
         }
         tokio::select! {
