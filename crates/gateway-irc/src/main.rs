@@ -80,6 +80,19 @@ fn secret_from_env(name: &str) -> Option<SecretString> {
         .map(SecretString::from)
 }
 
+/// PASS goes on one IRC line: with a line break or NUL in it the codec would refuse
+/// it on every connection attempt, forever. Say so once, at start-up, without the
+/// value.
+fn check_server_password(password: &SecretString) -> Result<(), String> {
+    use secrecy::ExposeSecret as _;
+    if password.expose_secret().contains(['\r', '\n', '\0']) {
+        return Err(
+            "IRC_PASSWORD contains a line break or NUL, which an IRC line cannot carry".to_owned(),
+        );
+    }
+    Ok(())
+}
+
 /// The validated configuration; errors never contain a password or a channel key.
 fn config(args: Args) -> Result<Config, String> {
     let server = args
@@ -101,6 +114,9 @@ fn config(args: Args) -> Result<Config, String> {
         irc.network = network.trim().to_owned();
     }
     irc.password = secret_from_env("IRC_PASSWORD");
+    if let Some(password) = &irc.password {
+        check_server_password(password)?;
+    }
     irc.sasl = match (args.sasl_user, secret_from_env("IRC_SASL_PASSWORD")) {
         (Some(user), Some(password)) => Some(SaslPlain { user, password }),
         (None, None) => None,
@@ -201,6 +217,18 @@ mod tests {
         let args = Args::try_parse_from(["gateway-irc", "healthcheck"]).unwrap();
         assert!(args.command.is_some());
         assert!(Args::try_parse_from(["gateway-irc"]).is_err());
+    }
+
+    /// A server password with a line break cannot be sent (PASS is one line): refused
+    /// at start-up rather than on every reconnection.
+    #[test]
+    fn a_server_password_with_a_line_break_is_refused() {
+        for bad in ["pw\nsecret", "pw\r\nsecret", "pw\0secret"] {
+            let err = check_server_password(&SecretString::from(bad)).expect_err(bad);
+            assert!(err.contains("IRC_PASSWORD contains a line break"), "{err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+        assert!(check_server_password(&SecretString::from("pw with spaces")).is_ok());
     }
 
     /// Passwords are environment only: there is no flag that would show in `ps`.
